@@ -1,0 +1,86 @@
+"""Opening a project's SQLite file safely: the writer lock, the connection, and error messages.
+
+Kept apart from the store so the rules for "is this file safe to write?" live in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import filelock
+
+from desktop.core.errors import ProjectError, ProjectLocked, ReadOnlyProject
+from desktop.core.schema import migrate
+
+PathLike = str | os.PathLike[str]
+
+
+def lock_path_for(path: PathLike) -> Path:
+    """The single-writer lock file that sits next to a project file."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+def acquire_lock(path: Path) -> filelock.BaseFileLock:
+    lock = filelock.FileLock(lock_path_for(path), timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise ProjectLocked(
+            f"{path.name} is open in another Pigeonhole window or process. "
+            "Close it there, or open this project read-only."
+        ) from exc
+    except OSError as exc:
+        raise ReadOnlyProject(
+            f"Cannot write next to {path.name} in {path.parent} ({exc.strerror}). "
+            "Open it read-only, or copy it to a folder you can write to."
+        ) from exc
+    return lock
+
+
+def connect(
+    path: Path, *, uri: bool, mode: str = "rwc", immutable: bool = False
+) -> sqlite3.Connection:
+    if uri:
+        target = path.as_uri() + f"?mode={mode}" + ("&immutable=1" if immutable else "")
+    else:
+        target = os.fspath(path)
+    try:
+        conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ProjectError(f"Could not open {path.name}: {exc}.") from exc
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def migrate_or_explain(conn: sqlite3.Connection, version: int, path: Path) -> None:
+    try:
+        migrate(conn, version)
+    except sqlite3.Error as exc:
+        rollback(conn)
+        raise translate(exc, path) from exc
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def translate(exc: sqlite3.Error, path: Path) -> ProjectError:
+    """Turn an SQLite failure into a message for the user; the transaction is already undone."""
+    message = str(exc)
+    if "disk is full" in message or "disk I/O error" in message:
+        return ProjectError(
+            f"Could not save to {path.name}: the disk is full or failing. Nothing was changed; "
+            "free some space and try again."
+        )
+    if "readonly" in message:
+        return ReadOnlyProject(f"{path.name} cannot be written ({message}). Nothing was changed.")
+    if "locked" in message or "busy" in message:
+        return ProjectLocked(
+            f"{path.name} is busy in another process; nothing was changed. Try again."
+        )
+    return ProjectError(f"Could not save to {path.name} ({message}). Nothing was changed.")

@@ -1,0 +1,192 @@
+"""Models registered in a project and the predictions each made.
+
+Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class
+by name (case-insensitive), so a model trained elsewhere still lines up with the user's classes.
+Predictions are results, not user decisions: they are not undoable, and are written in batches
+so a cancelled or killed classification keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, is_dataclass
+
+from desktop.core.errors import InvalidAction
+from desktop.core.records import ModelRecord, PredictionRow
+
+_CHUNK = 900
+
+
+class PredictionsMixin:
+    """Model and prediction methods of Project (see store.py for ``_reading``/``_writing``)."""
+
+    def add_model(
+        self,
+        path: str | os.PathLike[str],
+        info: object,
+        metrics: dict | None = None,
+        n_labels: int = 0,
+    ) -> int:
+        """Register a model file (ModelInfo or a dict with ``classes``) and make it current."""
+        info_dict = asdict(info) if is_dataclass(info) else dict(info)  # type: ignore[arg-type]
+        names = info_dict.get("classes")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise InvalidAction("The model's information has no list of class names.")
+        with self._writing() as conn:
+            model_id = conn.execute(
+                "INSERT INTO models (path, info, metrics, created, n_labels) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    os.path.abspath(os.fspath(path)),
+                    json.dumps(info_dict, sort_keys=True),
+                    json.dumps(metrics or {}, sort_keys=True),
+                    time.time(),
+                    int(n_labels),
+                ),
+            ).lastrowid
+            self._set_meta(conn, "current_model", str(model_id))
+        return model_id
+
+    def models(self) -> list[ModelRecord]:
+        """Registered models, oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, path, info, metrics, created, n_labels FROM models ORDER BY id"
+            ).fetchall()
+        return [_model(row) for row in rows]
+
+    def model(self, model_id: int) -> ModelRecord:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT id, path, info, metrics, created, n_labels FROM models WHERE id = ?",
+                (model_id,),
+            ).fetchone()
+        if row is None:
+            raise InvalidAction(f"There is no model with id {model_id} in this project.")
+        return _model(row)
+
+    def current_model_id(self) -> int | None:
+        """The model whose predictions the grid shows (the newest added, unless changed)."""
+        value = self.meta("current_model")
+        return int(value) if value else None
+
+    def set_current_model(self, model_id: int) -> None:
+        self.model(model_id)
+        with self._writing() as conn:
+            self._set_meta(conn, "current_model", str(model_id))
+
+    def model_class_ids(self, model_id: int | None = None) -> list[int | None]:
+        """For each of the model's class indices, the project's class id (None: no such class)."""
+        model_id = self._model_or_current(model_id)
+        if model_id is None:
+            return []
+        with self._reading() as conn:
+            return model_class_ids(conn, model_id)
+
+    def set_predictions(
+        self, model_id: int, rows: Iterable[PredictionRow], batch_size: int = 2000
+    ) -> int:
+        """Store predictions (replacing older ones of this model); returns how many."""
+        n_classes = len(self.model(model_id).classes)
+        written = 0
+        batch: list[tuple] = []
+        for row in rows:
+            if not 0 <= row.class_index < n_classes:
+                raise InvalidAction(
+                    f"Prediction class index {row.class_index} is outside the model's "
+                    f"{n_classes} classes."
+                )
+            batch.append(_prediction_values(model_id, row))
+            if len(batch) >= batch_size:
+                written += self._write_predictions(batch)
+                batch = []
+        if batch:
+            written += self._write_predictions(batch)
+        return written
+
+    def _write_predictions(self, batch: list[tuple]) -> int:
+        with self._writing() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO predictions (model_id, image_id, class_index, confidence, "
+                "margin, topk, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
+        return len(batch)
+
+    def predictions(self, model_id: int | None = None) -> dict[int, PredictionRow]:
+        """All predictions of a model (default: current) by image id."""
+        model_id = self._model_or_current(model_id)
+        if model_id is None:
+            return {}
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
+                "WHERE model_id = ?",
+                (model_id,),
+            ).fetchall()
+        return {row[0]: _prediction(row) for row in rows}
+
+    def prediction(self, image_id: int, model_id: int | None = None) -> PredictionRow | None:
+        """One image's prediction by a model (default: current), for the top-k bars."""
+        model_id = self._model_or_current(model_id)
+        if model_id is None:
+            return None
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
+                "WHERE model_id = ? AND image_id = ?",
+                (model_id, image_id),
+            ).fetchone()
+        return _prediction(row) if row else None
+
+    def unpredicted_image_ids(self, model_id: int | None = None) -> list[int]:
+        """Readable images the model has not classified yet ("Classify not yet predicted")."""
+        model_id = self._model_or_current(model_id)
+        with self._reading() as conn:
+            return [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM images WHERE status = 'ok' AND id NOT IN "
+                    "(SELECT image_id FROM predictions WHERE model_id = ?) ORDER BY id",
+                    (model_id if model_id is not None else -1,),
+                )
+            ]
+
+    def _model_or_current(self, model_id: int | None) -> int | None:
+        return model_id if model_id is not None else self.current_model_id()
+
+
+def model_class_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]:
+    row = conn.execute("SELECT info FROM models WHERE id = ?", (model_id,)).fetchone()
+    if row is None:
+        raise InvalidAction(f"There is no model with id {model_id} in this project.")
+    by_name = {name.casefold(): cid for cid, name in conn.execute("SELECT id, name FROM classes")}
+    return [by_name.get(name.casefold()) for name in json.loads(row[0]).get("classes", [])]
+
+
+def _model(row: tuple) -> ModelRecord:
+    model_id, path, info, metrics, created, n_labels = row
+    return ModelRecord(model_id, path, json.loads(info), json.loads(metrics), created, n_labels)
+
+
+def _prediction_values(model_id: int, row: PredictionRow) -> tuple:
+    topk = [[int(i), float(p)] for i, p in row.topk]
+    return (
+        model_id,
+        int(row.image_id),
+        int(row.class_index),
+        float(row.confidence),
+        float(row.margin),
+        json.dumps(topk),
+        row.embedding,
+    )
+
+
+def _prediction(row: tuple) -> PredictionRow:
+    image_id, class_index, confidence, topk, embedding = row
+    pairs = [(int(i), float(p)) for i, p in json.loads(topk)]
+    return PredictionRow(image_id, class_index, confidence, pairs, embedding)

@@ -1,0 +1,384 @@
+"""The project: one SQLite file holding the user's images, classes, labels, models and history.
+
+Labels are days of someone's work, so every user action is one transaction committed before its
+method returns, the file is in WAL mode with ``synchronous=FULL`` (an acknowledged action survives
+a crash or power cut), undo lives in the file (see ``history``), and one process at a time may write
+(a ``<project>.lock`` file lock; a second window gets ProjectLocked and can open read-only).
+
+A Project may be shared between threads: every call holds one re-entrant lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import filelock
+
+from desktop.core import history, labelling
+from desktop.core.connection import (
+    acquire_lock,
+    connect,
+    migrate_or_explain,
+    rollback,
+    translate,
+)
+from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
+from desktop.core.images_table import ImagesMixin
+from desktop.core.predictions_table import PredictionsMixin
+from desktop.core.queries import QueriesMixin
+from desktop.core.records import Action, ClassRecord, ImportSummary
+from desktop.core.schema import SCHEMA_VERSION, inspect_version
+
+PathLike = str | os.PathLike[str]
+
+
+class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
+    """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
+
+    Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.
+    Images, models and predictions are facts about files rather than user decisions, so they are
+    not undoable. Errors are ``ProjectError`` subclasses with messages meant for the user.
+    """
+
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: filelock.BaseFileLock | None
+    ) -> None:
+        """Private: use ``Project.open`` or ``Project.create``."""
+        self.path = path
+        self._conn = conn
+        self._file_lock = lock
+        self._mutex = threading.RLock()
+
+    # ----------------------------------------------------------------- opening and closing
+    @classmethod
+    def open(cls, path: PathLike, *, read_only: bool = False, create: bool = True) -> Project:
+        """Open (or, with ``create``, make) a project.
+
+        Raises ProjectLocked if another process writes it (retry with ``read_only=True``),
+        ReadOnlyProject if the file cannot be written, ProjectError if it is not a project, is
+        from a newer Pigeonhole or cannot be read. In every failing case the file is untouched.
+        """
+        path = Path(path).expanduser().absolute()
+        if path.is_dir():
+            raise ProjectError(f"{path} is a folder; choose or name a project file inside it.")
+        if read_only:
+            return cls._open_read_only(path)
+        if not path.exists() and not create:
+            raise ProjectError(f"{path} does not exist (moved or deleted?).")
+        if not path.parent.is_dir():
+            raise ProjectError(f"The folder {path.parent} does not exist.")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ReadOnlyProject(
+                f"{path.name} is read-only (no permission to write it). "
+                "Open it read-only to look at it, or save a copy elsewhere."
+            )
+        lock = acquire_lock(path)
+        try:
+            conn = connect(path, uri=False)
+            try:
+                version = inspect_version(conn, path)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+                if version < SCHEMA_VERSION:
+                    migrate_or_explain(conn, version, path)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, conn, lock)
+
+    @classmethod
+    def create(cls, path: PathLike) -> Project:
+        """Make a new project, refusing to touch an existing file of that name."""
+        path = Path(path).expanduser().absolute()
+        if path.exists():
+            raise ProjectError(f"{path.name} already exists; open it, or choose another name.")
+        return cls.open(path, create=True)
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Project:
+        if not path.is_file():
+            raise ProjectError(f"{path} does not exist (moved or deleted?).")
+        conn = None
+        try:
+            try:
+                conn = connect(path, uri=True, mode="ro")
+                version = inspect_version(conn, path)
+            except sqlite3.OperationalError:
+                # No write access to the folder for WAL's shared-memory file: read it as a snapshot.
+                if conn is not None:
+                    conn.close()
+                conn = connect(path, uri=True, mode="ro", immutable=True)
+                version = inspect_version(conn, path)
+            if version < SCHEMA_VERSION:
+                raise ProjectError(
+                    f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
+                    "can be read; open it once for writing."
+                )
+            conn.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise ProjectError(f"Could not read {path.name}: {exc}.") from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return cls(path, conn, None)
+
+    @property
+    def read_only(self) -> bool:
+        """True when this window may only look: opened read-only or locked by another process."""
+        return self._file_lock is None
+
+    def close(self) -> None:
+        """Close the file and give up the writer lock. Safe to call twice."""
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def copy_to(self, path: PathLike) -> Path:
+        """Write a consistent copy of the project (File → Save As); refuses to overwrite."""
+        target = Path(path).expanduser().absolute()
+        if target.exists():
+            raise ProjectError(f"{target.name} already exists; choose another name.")
+        with self._mutex:
+            try:
+                copy = sqlite3.connect(target)
+                try:
+                    self._conn.backup(copy)
+                finally:
+                    copy.close()
+            except sqlite3.Error as exc:
+                target.unlink(missing_ok=True)
+                raise ProjectError(f"Could not save a copy as {target}: {exc}.") from exc
+        return target
+
+    # ----------------------------------------------------------------- transactions
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """Hold the mutex around a read so another thread's transaction cannot interleave."""
+        with self._mutex:
+            if self._conn is None:
+                raise ProjectError("The project is closed.")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise ProjectError(f"Could not read {self.path.name}: {exc}.") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; any failure rolls it back and leaves the file as it was."""
+        if self.read_only:
+            raise ReadOnlyProject(
+                f"{self.path.name} is open read-only, so nothing can be changed. "
+                "Close the other Pigeonhole window using it, then reopen the project."
+            )
+        with self._mutex:
+            if self._conn is None:
+                raise ProjectError("The project is closed.")
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                rollback(conn)
+                raise translate(exc, self.path) from exc
+            except BaseException:
+                rollback(conn)
+                raise
+
+    def _act(self, text: str, changes: history.ChangeSet) -> Action:
+        return history.record(changes.conn, text, changes.changes)
+
+    # ----------------------------------------------------------------- classes (undoable)
+    def classes(self) -> list[ClassRecord]:
+        """All classes in their user order; shortcuts 1-9 follow that order."""
+        with self._reading() as conn:
+            return labelling.classes(conn)
+
+    def class_by_name(self, name: str) -> ClassRecord | None:
+        """The class with this name (case-insensitive), or None."""
+        with self._reading() as conn:
+            return labelling.class_by_name(conn, name)
+
+    def add_class(self, name: str, colour: str | None = None) -> Action:
+        """Add a class at the end of the order; a colour is picked when none is given."""
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            record = labelling.add_class(changes, name, colour)
+            return self._act(f"Add class {record.name}", changes)
+
+    def rename_class(self, class_id: int, name: str) -> Action:
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            old, new = labelling.rename_class(changes, class_id, name)
+            return self._act(f"Rename class {old} to {new}", changes)
+
+    def recolour_class(self, class_id: int, colour: str) -> Action:
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            name = labelling.recolour_class(changes, class_id, colour)
+            return self._act(f"Recolour class {name}", changes)
+
+    def merge_classes(self, source_id: int, target_id: int) -> Action:
+        """Move every label of ``source`` to ``target`` and remove ``source``."""
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            source, target, moved = labelling.merge_classes(changes, source_id, target_id)
+            return self._act(f"Merge {source} into {target} ({_n(moved, 'image')})", changes)
+
+    def delete_class(self, class_id: int) -> Action:
+        """Remove a class; its images become unlabelled (undo brings both back)."""
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            name, cleared = labelling.delete_class(changes, class_id)
+            return self._act(f"Delete class {name} ({_n(cleared, 'image')} unlabelled)", changes)
+
+    def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
+        """Set the class order (and so the 1-9 shortcuts); must list every class once."""
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            labelling.reorder_classes(changes, ids_in_order)
+            return self._act("Reorder classes", changes)
+
+    # ----------------------------------------------------------------- labels (undoable)
+    def set_labels(
+        self, image_ids: Iterable[int], class_id: int | None, source: str = "user"
+    ) -> Action:
+        """Label images with a class, or clear their labels with ``None``: one undoable action."""
+        ids = list(dict.fromkeys(image_ids))
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            name = labelling.set_labels(changes, ids, class_id, source)
+            if name is None:
+                text = f"Clear the label of {_n(len(ids), 'image')}"
+            else:
+                text = f"Label {_n(len(ids), 'image')} as {name}"
+            return self._act(text, changes)
+
+    def accept_predictions(self, image_ids: Iterable[int], model_id: int | None = None) -> Action:
+        """Make the current model's predictions the labels of these images (key Enter)."""
+        ids = list(dict.fromkeys(image_ids))
+        model_id = model_id if model_id is not None else self.current_model_id()
+        with self._writing() as conn:
+            if model_id is None:
+                raise InvalidAction("There are no predictions to accept: open a model first.")
+            changes = history.ChangeSet(conn)
+            n = labelling.accept_predictions(changes, ids, model_id)
+            return self._act(f"Accept {_n(n, 'prediction')}", changes)
+
+    def import_labels(
+        self,
+        pairs: Iterable[tuple[PathLike, str]],
+        *,
+        create_classes: bool = False,
+        add_new_images: bool = True,
+        dry_run: bool = False,
+        text: str = "Import labels",
+    ) -> ImportSummary:
+        """Label many files by class name in ONE transaction and one undoable action.
+
+        Paths must be absolute. A path given twice counts as a duplicate and its last label wins.
+        Unknown class names are created with ``create_classes``, otherwise their rows are skipped
+        and listed in ``unknown_classes``. Files not yet in the project are added when they exist
+        (``add_new_images``). ``dry_run`` computes the same summary and then rolls everything
+        back, so a dialog can ask "create these 3 classes?" before anything changes.
+        """
+        rows = [(os.path.abspath(os.fspath(p)), str(label)) for p, label in pairs]
+        try:
+            with self._writing() as conn:
+                changes = history.ChangeSet(conn)
+                summary = labelling.import_labels(changes, rows, create_classes, add_new_images)
+                if dry_run:
+                    raise _DryRunDone(summary)
+                if changes.changes:
+                    summary = labelling.with_action(summary, self._act(text, changes))
+                return summary
+        except _DryRunDone as done:
+            return done.summary
+
+    def import_labels_preview(
+        self, pairs: Iterable[tuple[PathLike, str]], **options: bool
+    ) -> ImportSummary:
+        """What ``import_labels`` would do, without changing anything."""
+        return self.import_labels(pairs, dry_run=True, **options)
+
+    # ----------------------------------------------------------------- history
+    def history(self) -> list[Action]:
+        """Remembered actions, oldest first; the first ``history_index()`` are applied."""
+        with self._reading() as conn:
+            return history.actions(conn)
+
+    def history_index(self) -> int:
+        """How many of ``history()`` are applied (QUndoStack.index())."""
+        with self._reading() as conn:
+            return history.applied_count(conn)
+
+    def can_undo(self) -> bool:
+        with self._reading() as conn:
+            return history.cursor(conn) != 0
+
+    def can_redo(self) -> bool:
+        with self._reading() as conn:
+            return history.can_redo(conn)
+
+    def undo(self) -> Action:
+        """Undo the newest applied action and return it; InvalidAction when there is none."""
+        with self._writing() as conn:
+            action = history.undo(conn)
+            if action is None:
+                raise InvalidAction("There is nothing to undo.")
+            return action
+
+    def redo(self) -> Action:
+        """Redo the next undone action and return it; InvalidAction when there is none."""
+        with self._writing() as conn:
+            action = history.redo(conn)
+            if action is None:
+                raise InvalidAction("There is nothing to redo.")
+            return action
+
+    # ----------------------------------------------------------------- meta
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        """A small project-wide setting (e.g. the current model)."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else default
+
+    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+class _DryRunDone(Exception):
+    """Raised inside a transaction to roll back a dry run while carrying its result out."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("dry run")
+        self.summary = summary
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
