@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import struct
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -64,6 +65,7 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
     """
     path = Path(path)
     try:
+        _require_regular_file(path)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
@@ -106,8 +108,17 @@ def decode_for_model(path: str | os.PathLike[str], size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
+def _require_regular_file(path: Path) -> None:
+    """Refuse pipes, sockets and devices: opening a pipe named photo.jpg would wait forever."""
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+    if not stat.S_ISREG(mode):
+        raise UnreadableImage("not a file but a pipe, socket or device, so not an image")
+
+
 def _refuse_bombs(img: Image.Image) -> None:
-    """Refuse absurd declared sizes before any pixel is decoded (tiny files can claim huge sizes)."""
+    """Refuse absurd declared sizes before decoding a pixel: tiny files can claim huge sizes."""
     width, height = img.size
     limit = Image.MAX_IMAGE_PIXELS
     if width <= 0 or height <= 0:
@@ -136,9 +147,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         return img
     if mode.startswith("I") or mode == "F":
         return Image.fromarray(_deep_grey_to_uint8(np.asarray(img)), mode="L").convert("RGB")
-    if mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    elif mode == "PA":
+    if (mode == "P" and "transparency" in img.info) or mode == "PA":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "RGBa", "La"):
         rgba = img.convert("RGBA")
@@ -151,9 +160,11 @@ def _deep_grey_to_uint8(values: np.ndarray) -> np.ndarray:
     """16/32-bit or float greyscale to 0..255 without clipping bright images to white."""
     is_float = values.dtype.kind == "f"
     values = values.astype(np.float64)
-    if values.size == 0:
-        return values.astype(np.uint8)
-    low, high = float(values.min()), float(values.max())
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(values.shape, dtype=np.uint8)
+    low, high = float(values[finite].min()), float(values[finite].max())
+    values = np.where(finite, values, low)  # NaN and infinities (float TIFFs) show as black
     if not is_float and low >= 0 and high <= 65535:
         scaled = values / 257.0
     else:
@@ -203,7 +214,9 @@ class ModelInfo:
     @classmethod
     def from_props(cls, props: dict[str, str]) -> ModelInfo:
         """Parse metadata_props; raise InvalidModelInfo saying what is missing or wrong."""
-        ours = {k[len(METADATA_PREFIX) :]: v for k, v in props.items() if k.startswith(METADATA_PREFIX)}
+        ours = {
+            k[len(METADATA_PREFIX) :]: v for k, v in props.items() if k.startswith(METADATA_PREFIX)
+        }
         if "classes" not in ours:
             raise InvalidModelInfo(
                 "the model has no Pigeonhole class names: was it exported by `python -m trainer`?"
@@ -214,8 +227,10 @@ class ModelInfo:
             format_version = int(ours.pop("format_version", "1"))
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidModelInfo(f"the model's Pigeonhole metadata is damaged ({exc})") from exc
-        if not isinstance(classes, list) or len(classes) < 2 or not all(
-            isinstance(c, str) and c for c in classes
+        if (
+            not isinstance(classes, list)
+            or len(classes) < 2
+            or not all(isinstance(c, str) and c for c in classes)
         ):
             raise InvalidModelInfo("the model's class list must name at least two classes")
         if len(set(classes)) != len(classes):
