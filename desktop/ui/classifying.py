@@ -1,0 +1,222 @@
+"""Models in the window: File → Open Model, and classifying in the background.
+
+A model file is checked before anything changes; a refused file shows its message and the current
+model stays. Classification runs ``desktop.core.classify`` (the same code as the headless CLI) on a
+worker thread; each batch is written to the project and streamed into the grid, and Cancel stops
+within one chunk. The status bar shows the provider ONNX Runtime really uses, and why not CUDA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
+from desktop.core.errors import ProjectError
+from desktop.core.inference import InferenceError, ModelSession, open_session
+from desktop.core.model_file import ModelFileError, check_model_file
+from desktop.core.records import PredictionRow
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One batch, already stored: what the grid needs to repaint those tiles."""
+
+    predictions: list[tuple[int, str | None, float, float]]  # id, class, confidence, margin
+    errors: list[tuple[int, str]]
+    done: int
+    total: int | None
+
+
+class Classifier:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.model: ModelSession | None = None
+        self.model_id: int | None = None
+        self.last_run: tuple[int, int, bool] | None = None  # predicted, failed, completed
+
+    # --- models ------------------------------------------------------------------------------
+    def choose_model(self) -> None:
+        path = self.window.choose_open_file("Open model", "ONNX models (*.onnx);;All files (*)")
+        if path is not None:
+            self.open_model(path)
+
+    def open_model(self, path: Path) -> bool:
+        """Check, load and register a model; on any problem show why and keep the current one."""
+        window = self.window
+        project = window.session.project
+        if project is None or project.read_only:
+            window.show_error("Open a project for writing before opening a model.")
+            return False
+        try:
+            session = self._load(path)
+        except (ModelFileError, InferenceError) as exc:
+            window.show_error(f"{Path(path).name} was not opened: {exc}")
+            return False
+        if not self._offer_missing_classes(session.model.classes):
+            return False
+        try:
+            model_id = project.add_model(path, session.model.info)
+        except ProjectError as exc:
+            window.show_error(str(exc))
+            return False
+        self._use(session, model_id)
+        window.reload_tiles()
+        return True
+
+    def restore_for_project(self) -> None:
+        """Reopen the project's current model (quietly: a moved file is only reported)."""
+        self.model, self.model_id = None, None
+        project = self.window.session.project
+        model_id = project.current_model_id() if project else None
+        if model_id is None:
+            self.window.status.set_provider("No model: File → Open Model…")
+            return
+        record = project.model(model_id)
+        try:
+            session = self._load(Path(record.path))
+        except (ModelFileError, InferenceError) as exc:
+            self.window.status.set_provider(f"Model unavailable: {exc}")
+            return
+        self._use(session, model_id)
+
+    def _load(self, path: Path) -> ModelSession:
+        provider = str(self.window.settings.value("classify/provider", "auto"))
+        return open_session(check_model_file(path), provider)  # type: ignore[arg-type]
+
+    def _use(self, session: ModelSession, model_id: int) -> None:
+        self.model, self.model_id = session, model_id
+        self.window.status.set_provider(f"{session.model.path.name} on {session.report}")
+
+    def _offer_missing_classes(self, names: Sequence[str]) -> bool:
+        """Predictions show only for classes the project has, so offer to add the model's."""
+        have = {c.name.casefold() for c in self.window.session.classes()}
+        missing = [n for n in names if n.casefold() not in have]
+        if not missing:
+            return True
+        question = (
+            f"The model knows {len(missing)} class(es) this project does not have: "
+            f"{', '.join(missing[:8])}.\n\nAdd them to the project?"
+        )
+        if not self.window.ask("Add the model's classes", question):
+            return True  # the model still opens; those predictions stay hidden
+        try:
+            for name in missing:
+                self.window.session.add_class(name)
+        except ProjectError as exc:
+            self.window.show_error(str(exc))
+            return False
+        return True
+
+    # --- classifying ------------------------------------------------------------------------
+    def classify_all(self) -> None:
+        self._classify_ids([t.image_id for t in self.window.grid.tiles() if t.status != "missing"])
+
+    def classify_selection(self) -> None:
+        self._classify_ids(self.window.view.selected_ids())
+
+    def classify_unpredicted(self) -> None:
+        project = self.window.session.project
+        if project is not None:
+            self._classify_ids(project.unpredicted_image_ids(self.model_id))
+
+    def _classify_ids(self, ids: Sequence[int]) -> None:
+        window = self.window
+        if self.model is None or self.model_id is None:
+            window.show_error("Open a model first (File → Open Model…).")
+            return
+        if not ids:
+            window.show_error("There are no images to classify here.")
+            return
+        if window.status.busy():
+            window.show_error("Wait for the current job to finish (or cancel it).")
+            return
+        items = []
+        for image_id in ids:
+            tile = window.grid.tile_by_id(image_id)
+            if tile is not None:
+                items.append((image_id, tile.path))
+        cancel = threading.Event()
+        self.last_run = None
+        self._counts = [0, 0]
+        worker = window.workers.run(
+            lambda: self._job(items, cancel), self._on_batch, self._on_done, window.show_error
+        )
+        window.status.start(
+            f"Classifying {len(items):,} images…",
+            lambda: (cancel.set(), worker.cancel()),
+            len(items),
+        )
+
+    def _job(self, items: list[tuple[int, str]], cancel: threading.Event) -> Iterator[Classified]:
+        project = self.window.session.require()
+        model, model_id = self.model, self.model_id
+        assert model is not None and model_id is not None
+        names = {c.id: c.name for c in project.classes()}
+        shown = [
+            names.get(cid) if cid is not None else None for cid in project.model_class_ids(model_id)
+        ]
+        workers = self.window.settings.value("classify/workers")
+        options = ClassifyOptions(workers=None if workers in (None, "") else int(workers))
+        try:
+            for batch in classify_images(model, items, options, cancel=cancel, total=len(items)):
+                yield self._store(project, model_id, batch, shown)
+        except (ClassifyError, InferenceError) as exc:
+            raise ProjectError(str(exc)) from exc
+
+    def _store(self, project, model_id: int, batch: PredictionBatch, shown: list) -> Classified:
+        rows = [
+            PredictionRow(
+                image_id=key,
+                class_index=int(batch.class_index[i]),
+                confidence=float(batch.confidence[i]),
+                topk=list(
+                    zip(batch.top_k_index[i].tolist(), batch.top_k_prob[i].tolist(), strict=True)
+                ),
+                embedding=batch.embedding[i].astype("float32").tobytes(),
+            )
+            for i, key in enumerate(batch.keys)
+        ]
+        project.set_predictions(model_id, rows)
+        for error in batch.errors:
+            project.mark_unreadable(error.key, error.reason)
+        predictions = [(r.image_id, shown[r.class_index], r.confidence, r.margin) for r in rows]
+        return Classified(
+            predictions, [(e.key, e.reason) for e in batch.errors], batch.done, batch.total
+        )
+
+    def _on_batch(self, batch: Classified) -> None:
+        grid = self.window.grid
+        updated = []
+        for image_id, name, confidence, margin in batch.predictions:
+            tile = grid.tile_by_id(image_id)
+            if tile is not None:
+                updated.append(
+                    dataclasses.replace(tile, prediction=name, confidence=confidence, margin=margin)
+                )
+        for image_id, reason in batch.errors:
+            tile = grid.tile_by_id(image_id)
+            if tile is not None:
+                updated.append(dataclasses.replace(tile, status="unreadable", error=reason))
+        grid.update_tiles(updated)
+        self._counts[0] += len(batch.predictions)
+        self._counts[1] += len(batch.errors)
+        self.window.status.update(batch.done, batch.total)
+
+    def _on_done(self, completed: bool) -> None:
+        predicted, failed = self._counts
+        self.last_run = (predicted, failed, completed)
+        note = "" if completed else " (cancelled; finished batches are kept)"
+        unreadable = f", {failed} unreadable" if failed else ""
+        self.window.status.finish(f"Classified {predicted:,} images{unreadable}{note}")
+        self.window.show_current()

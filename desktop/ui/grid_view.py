@@ -1,0 +1,123 @@
+"""The thumbnail grid widget: an icon-mode QListView that turns keys and drops into requests.
+
+It does not label anything itself; it says what the user asked for (``labelKey``, ``acceptKey``,
+``clearKey``, ``pathsDropped``) and the window decides what that means for the project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from desktop.ui.grid_model import Role
+
+_DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
+_CLEAR_KEYS = {Qt.Key.Key_0, Qt.Key.Key_Backspace, Qt.Key.Key_Delete}
+_ACCEPT_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter}
+
+
+def paths_from_mime(mime) -> list[Path]:
+    """Local files and folders in a drop or the clipboard (URLs, or one path per text line)."""
+    if mime.hasUrls():
+        return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+    if mime.hasText():
+        lines = [line.strip() for line in mime.text().splitlines()]
+        return [Path(line[7:] if line.startswith("file://") else line) for line in lines if line]
+    return []
+
+
+class GridView(QListView):
+    labelKey = Signal(int)  # 1-9: the class with that shortcut
+    clearKey = Signal()
+    acceptKey = Signal()
+    pathsDropped = Signal(list)  # list[Path]
+    contextRequested = Signal(object)  # QPoint, global
+    visibleCapacityChanged = Signal(int)  # how many tiles fit on one screen
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setSpacing(4)
+        self.setWrapping(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setDropIndicatorShown(False)
+        self.setDragEnabled(False)
+
+    # --- selection helpers -------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        """Selected images in on-screen order."""
+        rows = sorted(self.selectionModel().selectedIndexes(), key=lambda i: i.row())
+        return [int(i.data(Role.IMAGE_ID)) for i in rows]
+
+    def select_row(self, row: int) -> None:
+        model = self.model()
+        if model is None or not 0 <= row < model.rowCount():
+            return
+        index = model.index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        self.selectionModel().setCurrentIndex(index, flags)
+        self.scrollTo(index)
+
+    def set_tile_size(self, size: QSize) -> None:
+        self.setGridSize(
+            QSize(size.width() + 2 * self.spacing(), size.height() + 2 * self.spacing())
+        )
+        self._announce_capacity()
+
+    # --- keys, menus, drops --------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if plain and key in _DIGITS:
+            self.labelKey.emit(_DIGITS[key])
+        elif plain and key in _CLEAR_KEYS:
+            self.clearKey.emit()
+        elif plain and key in _ACCEPT_KEYS:
+            self.acceptKey.emit()
+        else:
+            super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        index: QModelIndex = self.indexAt(event.pos())
+        if index.isValid() and not self.selectionModel().isSelected(index):
+            self.select_row(index.row())
+        self.contextRequested.emit(event.globalPos())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if paths_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = paths_from_mime(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.pathsDropped.emit(paths)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._announce_capacity()
+
+    def _announce_capacity(self) -> None:
+        grid = self.gridSize()
+        if grid.isValid() and grid.width() > 0 and grid.height() > 0:
+            area = self.viewport().size()
+            across = max(1, area.width() // grid.width())
+            down = max(1, area.height() // grid.height() + 1)
+            self.visibleCapacityChanged.emit(across * down)

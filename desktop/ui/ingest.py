@@ -1,0 +1,227 @@
+"""Getting images and labels in: dropped or chosen folders, files, pasted paths and label CSVs.
+
+Folders are scanned on a worker thread and each batch is added to the project (committed) and
+shown in the grid as it arrives. After the scan, a dropped folder whose subfolders look like
+classes is offered as labels; the summary says how many images, classes and skipped files.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QGuiApplication
+
+from desktop.core.csv_io import import_label_csv
+from desktop.core.errors import ProjectError
+from desktop.core.paths import PROJECT_SUFFIX
+from desktop.core.records import ImportSummary, Skipped
+from desktop.core.scanner import detect_class_folders, scan
+from desktop.ui.grid_model import Tile
+from desktop.ui.grid_view import paths_from_mime
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Added:
+    """One scan batch, already committed to the project."""
+
+    tiles: list[Tile]
+    skipped: list[Skipped]
+    files_found: int
+
+
+@dataclass(frozen=True)
+class ClassFolders:
+    folder: Path
+    classes: dict[str, list[Path]]
+
+
+class Ingest:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.skipped: list[Skipped] = []
+        self.offers: list[ClassFolders] = []
+        window.grid.thumbnailFailed.connect(self.flag_unreadable)
+
+    # --- entry points ------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = self.window.choose_folder("Add a folder of images")
+        if folder is not None:
+            self.add_paths([folder])
+
+    def paste(self) -> None:
+        paths = paths_from_mime(QGuiApplication.clipboard().mimeData())
+        if not paths:
+            self.window.show_error("The clipboard holds no file or folder paths to add.")
+            return
+        self.add_paths(paths)
+
+    def add_paths(self, paths: Sequence[Path]) -> None:
+        """Add dropped or given paths: label CSVs are imported, everything else is scanned."""
+        paths = [Path(p) for p in paths]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            names = ", ".join(str(p) for p in missing[:3])
+            self.window.show_error(f"Not found, so not added: {names}")
+        present = [p for p in paths if p.exists()]
+        projects = [p for p in present if p.suffix.lower() == PROJECT_SUFFIX]
+        if projects:
+            self.window.project_files.open_path(projects[0])
+        csvs = [p for p in present if p.suffix.lower() == ".csv" and p.is_file()]
+        for csv_path in csvs:
+            self.import_csv(csv_path)
+        rest = [p for p in present if p not in csvs and p not in projects]
+        if rest:
+            self.scan_in_background(rest)
+
+    def scan_in_background(self, paths: list[Path]) -> None:
+        window = self.window
+        if window.session.project is None or window.session.project.read_only:
+            window.show_error("Images can only be added to a project open for writing.")
+            return
+        if window.status.busy():
+            window.show_error("Wait for the current job to finish (or cancel it), then add again.")
+            return
+        self.skipped = []
+        self.offers = []
+        cancel = threading.Event()
+        worker = window.workers.run(
+            lambda: self._scan_job(paths, cancel),
+            self._on_item,
+            self._on_done,
+            window.show_error,
+        )
+        cancel_all = lambda: (cancel.set(), worker.cancel())  # noqa: E731
+        window.status.start("Adding images…", cancel_all)
+
+    def _scan_job(
+        self, paths: list[Path], cancel: threading.Event
+    ) -> Iterator[Added | ClassFolders]:
+        project = self.window.session.require()
+        for batch in scan(paths, cancel=cancel):
+            ids = project.add_images(batch.files) if batch.files else []
+            tiles = [Tile(i, f.path) for i, f in zip(ids, batch.files, strict=True)]
+            yield Added(tiles, batch.skipped, batch.files_found)
+        for folder in paths:
+            if folder.is_dir() and not cancel.is_set():
+                classes = detect_class_folders(folder, cancel)
+                if classes:
+                    yield ClassFolders(folder, classes)
+
+    def _on_item(self, item: Added | ClassFolders) -> None:
+        if isinstance(item, Added):
+            self.window.grid.append_tiles(item.tiles)
+            self.skipped.extend(item.skipped)
+            self.window.status.update(0, None, f"Adding images… {item.files_found:,} found")
+        else:
+            self.offers.append(item)
+
+    def _on_done(self, completed: bool) -> None:
+        shown = self.window.grid.rowCount()
+        note = "" if completed else " (cancelled)"
+        extra = f", {len(self.skipped)} skipped" if self.skipped else ""
+        self.window.status.finish(f"{shown:,} images in the project{extra}{note}")
+        self.window.reload_tiles()  # known files may have changed status on re-adding
+        for offer in self.offers:
+            self.offer_class_folders(offer)
+
+    # --- labels from folders and CSVs --------------------------------------------------------
+    def offer_class_folders(self, offer: ClassFolders) -> ImportSummary | None:
+        n_images = sum(len(v) for v in offer.classes.values())
+        names = sorted(offer.classes)
+        shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+        question = (
+            f"{offer.folder.name} has {len(names)} subfolders that look like classes "
+            f"({shown}) holding {n_images:,} images.\n\nLabel those images with their folder names?"
+        )
+        if not self.window.ask("Import class folders", question):
+            return None
+        pairs = [(path, name) for name, paths in offer.classes.items() for path in paths]
+        return self._import(
+            lambda project: project.import_labels(
+                pairs,
+                create_classes=True,
+                text=f"Import labels from the folders of {offer.folder.name}",
+            ),
+            f"Folders of {offer.folder.name}",
+        )
+
+    def choose_csv(self) -> None:
+        path = self.window.choose_open_file(
+            "Import labels from CSV", "CSV files (*.csv);;All files (*)"
+        )
+        if path is not None:
+            self.import_csv(path)
+
+    def import_csv(self, path: Path) -> ImportSummary | None:
+        project = self.window.session.project
+        if project is None:
+            self.window.show_error("Open a project first.")
+            return None
+        try:
+            preview = import_label_csv(project, path, dry_run=True)
+        except ProjectError as exc:
+            self.window.show_error(str(exc))
+            return None
+        create = False
+        if preview.unknown_classes:
+            names = ", ".join(preview.unknown_classes[:8])
+            create = self.window.ask(
+                "New classes",
+                f"{path.name} uses {len(preview.unknown_classes)} class(es) this project does not "
+                f"have: {names}.\n\nCreate them? (No skips those rows.)",
+            )
+        return self._import(lambda p: import_label_csv(p, path, create_classes=create), path.name)
+
+    def _import(self, run, source: str) -> ImportSummary | None:
+        try:
+            summary = run(self.window.session.require())
+        except ProjectError as exc:
+            self.window.show_error(str(exc))
+            return None
+        self.window.session.record(summary.action)
+        self.window.inform("Labels imported", describe_import(source, summary))
+        return summary
+
+    # --- files that turn out unreadable -------------------------------------------------------
+    def flag_unreadable(self, image_id: int, reason: str) -> None:
+        """Remember in the project why a file cannot be shown, so its tile keeps the reason."""
+        project = self.window.session.project
+        if project is None or project.read_only:
+            return
+        try:
+            project.mark_unreadable(image_id, reason)
+        except ProjectError:
+            log.exception("could not flag image %s as unreadable", image_id)
+            return
+        tile = self.window.grid.tile_by_id(image_id)
+        if tile is not None:
+            tile.status, tile.error = "unreadable", reason
+            self.window.grid.update_tiles([tile])
+
+
+def describe_import(source: str, summary: ImportSummary) -> str:
+    """The summary dialog's text: what changed and what was skipped, grouped by reason."""
+    classes = {name for name in summary.unknown_classes}
+    lines = [
+        f"{source}: {summary.n_rows:,} rows read.",
+        f"{summary.n_labelled:,} images labelled ({summary.n_images_added:,} newly added).",
+        f"{summary.n_classes_created} classes created.",
+    ]
+    if summary.n_duplicates:
+        lines.append(f"{summary.n_duplicates} paths were listed twice (the last label wins).")
+    if classes and not summary.n_classes_created:
+        lines.append(f"Rows with unknown classes skipped: {', '.join(sorted(classes))}.")
+    if summary.n_skipped:
+        lines.append(f"{summary.n_skipped} skipped:")
+        lines += [f"  {n} × {reason}" for reason, n in summary.skipped_by_reason().items()]
+    return "\n".join(lines)

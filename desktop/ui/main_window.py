@@ -1,0 +1,225 @@
+"""The main window: puts the grid, docks, menus and status bar together and owns the dialogs seam.
+
+The window itself only assembles parts and shows questions; the work lives in small controllers
+(``labelling``, ``ingest``, ``classifying``, ``exporting``, ``project_files``) and the data in the
+``Session``. Every question to the user goes through one of the ``ask``/``get_text``/``choose_*``
+methods, so a test can answer it by replacing that method on the window instance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.ui import actions as window_actions
+from desktop.ui.classes_panel import ClassesPanel
+from desktop.ui.classifying import Classifier
+from desktop.ui.exporting import Exporter
+from desktop.ui.filter_bar import FilterBar
+from desktop.ui.filter_proxy import FilterProxy
+from desktop.ui.grid_model import GridModel
+from desktop.ui.grid_view import GridView
+from desktop.ui.ingest import Ingest
+from desktop.ui.labelling import Labelling
+from desktop.ui.preview_pane import PreviewPane
+from desktop.ui.progress import StatusArea
+from desktop.ui.project_files import ProjectFiles
+from desktop.ui.session import Session
+from desktop.ui.thumbnails import ThumbnailLoader
+from desktop.ui.tile_delegate import TileDelegate
+from desktop.ui.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THUMB = 128
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        thumbnail_cache: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Pigeonhole")
+        self.setObjectName("MainWindow")
+        self.settings = settings or QSettings()
+        self.session = Session(self)
+        self.workers = WorkerPool(self)
+        self.thumbnails = ThumbnailLoader(cache_dir=thumbnail_cache, parent=self)
+        thumb = int(self.settings.value("view/thumb_size", DEFAULT_THUMB))
+        self.grid = GridModel(self.thumbnails, thumb, self)
+        self.proxy = FilterProxy(self.grid, self)
+        self.view = GridView()
+        self.view.setModel(self.proxy)
+        self.delegate = TileDelegate(thumb, self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.filter_bar = FilterBar()
+        self.filter_bar.set_thumb_size(thumb)
+        self.status = StatusArea(self.statusBar(), self)
+        self._build_central()
+        self.classes_panel = ClassesPanel(self, self.session)
+        self.preview = PreviewPane(self.grid, self.thumbnails)
+        self.docks = [
+            self._add_dock("Classes", self.classes_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._add_dock("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea),
+        ]
+        self.labelling = Labelling(self)
+        self.ingest = Ingest(self)
+        self.classifier = Classifier(self)
+        self.exporter = Exporter(self)
+        self.project_files = ProjectFiles(self)
+        self.actions = window_actions.build(self)
+        self._connect()
+        self.set_thumb_size(thumb)
+        self._restore_window_state()
+
+    # --- assembly ------------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        self.filter_bar.filterChanged.connect(self.proxy.set_filter)
+        self.filter_bar.sortChanged.connect(self.proxy.set_sort)
+        self.filter_bar.thumbSizeChanged.connect(self.set_thumb_size)
+        self.proxy.countChanged.connect(self.filter_bar.set_count)
+        self.view.pathsDropped.connect(self.ingest.add_paths)
+        self.view.visibleCapacityChanged.connect(lambda n: self.thumbnails.set_memory_items(4 * n))
+        self.view.selectionModel().currentChanged.connect(lambda *_: self.show_current())
+        self.session.projectOpened.connect(self._on_project_opened)
+        self.session.everythingChanged.connect(self.reload_tiles)
+        self.session.classesChanged.connect(self._on_classes_changed)
+        self.session.labelsChanged.connect(self.refresh_tiles)
+        self.session.history.failed.connect(lambda message: self.show_error(message))
+
+    # --- keeping the views in step with the session -----------------------------------------
+    def _on_project_opened(self) -> None:
+        path = self.session.path
+        title = f"{path.stem} — Pigeonhole" if path else "Pigeonhole"
+        if self.session.project is not None and self.session.project.read_only:
+            title += " (read-only)"
+        self.setWindowTitle(title)
+        self._on_classes_changed()
+        self.reload_tiles()
+        self.classifier.restore_for_project()
+
+    def _on_classes_changed(self) -> None:
+        classes = self.session.classes()
+        self.grid.set_class_colours({c.name: c.colour for c in classes})
+        self.filter_bar.set_classes([c.name for c in classes])
+
+    def reload_tiles(self) -> None:
+        current = self.current_image_id()
+        selected = self.view.selected_ids()
+        self.grid.set_tiles(self.session.tiles())
+        self.labelling.reselect(selected, current)
+        self.show_current()
+
+    def refresh_tiles(self, image_ids: Sequence[int]) -> None:
+        self.grid.update_tiles(self.session.tiles(image_ids))
+        self.classes_panel.refresh()
+        self.show_current()
+
+    def current_image_id(self) -> int | None:
+        index = self.view.currentIndex()
+        return self.proxy.image_id(index.row()) if index.isValid() else None
+
+    def show_current(self) -> None:
+        image_id = self.current_image_id()
+        tile = self.grid.tile_by_id(image_id) if image_id is not None else None
+        top_k = self.session.top_k(image_id) if tile is not None else []
+        self.preview.show_tile(tile, top_k)
+
+    def set_thumb_size(self, size: int) -> None:
+        self.delegate.thumb_size = size
+        self.grid.set_thumb_size(size)
+        self.view.set_tile_size(self.delegate.tile_size(self.view.font()))
+        self.settings.setValue("view/thumb_size", size)
+
+    # --- the dialogs seam: tests replace these on the instance ------------------------------
+    def ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def inform(self, title: str, text: str) -> None:
+        QMessageBox.information(self, title, text)
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
+        QMessageBox.warning(self, "Pigeonhole", message)
+
+    def get_text(self, title: str, prompt: str, default: str = "") -> str | None:
+        text, ok = QInputDialog.getText(self, title, prompt, text=default)
+        return text if ok else None
+
+    def choose_item(self, title: str, prompt: str, items: list[str]) -> str | None:
+        item, ok = QInputDialog.getItem(self, title, prompt, items, 0, False)
+        return item if ok else None
+
+    def choose_colour(self, initial: str) -> str | None:
+        colour = QColorDialog.getColor(QColor(initial), self, "Class colour")
+        return colour.name() if colour.isValid() else None
+
+    def choose_open_file(self, title: str, filters: str) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self, title, "", filters)
+        return Path(name) if name else None
+
+    def choose_save_file(self, title: str, filters: str, suggested: str = "") -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self, title, suggested, filters)
+        return Path(name) if name else None
+
+    def choose_folder(self, title: str) -> Path | None:
+        name = QFileDialog.getExistingDirectory(self, title)
+        return Path(name) if name else None
+
+    # --- window state ------------------------------------------------------------------------
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop background work and close the project; safe to call twice."""
+        self.workers.stop_all()
+        self.thumbnails.shutdown()
+        self.session.close()

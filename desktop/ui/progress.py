@@ -1,0 +1,63 @@
+"""The status bar: what the background job is doing (with Cancel) and what runs the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+
+class StatusArea:
+    """Widgets added to a QStatusBar; one job's progress is shown at a time."""
+
+    def __init__(self, bar: QStatusBar, parent: QWidget | None = None) -> None:
+        self.bar = bar
+        self.job_label = QLabel(parent)
+        self.progress = QProgressBar(parent)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel", parent)
+        self.provider_label = QLabel(parent)
+        self.provider_label.setToolTip("What runs the model (from ONNX Runtime's session)")
+        self._on_cancel: Callable[[], None] | None = None
+        bar.addWidget(self.job_label)
+        bar.addWidget(self.progress)
+        bar.addWidget(self.cancel_button)
+        bar.addPermanentWidget(self.provider_label)
+        self.cancel_button.clicked.connect(self._cancel)
+        self.finish()
+
+    def start(self, text: str, on_cancel: Callable[[], None], total: int | None = None) -> None:
+        self._on_cancel = on_cancel
+        self.job_label.setText(text)
+        self.progress.setRange(0, total or 0)
+        self.progress.setValue(0)
+        for widget in (self.job_label, self.progress, self.cancel_button):
+            widget.setVisible(True)
+        self.cancel_button.setEnabled(True)
+
+    def update(self, done: int, total: int | None, text: str | None = None) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+        if text is not None:
+            self.job_label.setText(text)
+
+    def finish(self, message: str = "") -> None:
+        self._on_cancel = None
+        for widget in (self.job_label, self.progress, self.cancel_button):
+            widget.setVisible(False)
+        if message:
+            self.bar.showMessage(message, 10_000)
+
+    def busy(self) -> bool:
+        return self._on_cancel is not None
+
+    def set_provider(self, text: str) -> None:
+        self.provider_label.setText(text)
+
+    def _cancel(self) -> None:
+        if self._on_cancel is not None:
+            self.cancel_button.setEnabled(False)
+            self.job_label.setText(self.job_label.text() + " — cancelling…")
+            self._on_cancel()

@@ -1,0 +1,155 @@
+"""The open project as the window sees it: store calls plus the signals that repaint the views.
+
+Every user action goes through here: the store does it and commits, the returned Action is
+recorded on the undo stack, and a signal tells the grid and panels what changed. Errors from the
+store (``ProjectError``) are re-raised for the caller to show; nothing here talks to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.core.errors import InvalidAction
+from desktop.core.records import Action, ClassRecord, ImageRow
+from desktop.core.store import Project
+from desktop.ui.grid_model import Tile
+from desktop.ui.undo import HistoryMirror
+
+log = logging.getLogger(__name__)
+
+
+class Session(QObject):
+    projectOpened = Signal()
+    classesChanged = Signal()
+    labelsChanged = Signal(list)  # image ids
+    everythingChanged = Signal()  # undo/redo, predictions: reload all tiles
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.history = HistoryMirror(self)
+        self.history.changed.connect(self._after_history_step)
+
+    # --- project ------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        return None if self.project is None else self.project.path
+
+    def require(self) -> Project:
+        if self.project is None:
+            raise InvalidAction("No project is open: use File → New or File → Open.")
+        return self.project
+
+    def open(self, path: Path, read_only: bool = False) -> None:
+        """Open ``path`` (creating it when new); the old project stays open if this fails."""
+        project = Project.open(path, read_only=read_only)
+        self.close()
+        self.project = project
+        self.history.attach(project.undo, project.redo, self._history)
+        self.projectOpened.emit()
+
+    def close(self) -> None:
+        if self.project is not None:
+            self.history.detach()
+            self.project.close()
+            self.project = None
+
+    def _history(self) -> tuple[Sequence[Action], int]:
+        project = self.require()
+        return project.history(), project.history_index()
+
+    # --- reading ------------------------------------------------------------------------------
+    def classes(self) -> list[ClassRecord]:
+        return [] if self.project is None else self.project.classes()
+
+    def class_by_shortcut(self, key: int) -> ClassRecord | None:
+        return next((c for c in self.classes() if c.shortcut == key), None)
+
+    def tiles(self, ids: Iterable[int] | None = None) -> list[Tile]:
+        if self.project is None:
+            return []
+        names = {c.id: c.name for c in self.project.classes()}
+        rows = self.project.image_rows()
+        if ids is not None:
+            wanted = set(ids)
+            rows = [r for r in rows if r.id in wanted]
+        return [tile_from_row(r, names) for r in rows]
+
+    def top_k(self, image_id: int) -> list[tuple[str, float]]:
+        """The current model's top-k for one image, as (class name, probability)."""
+        project = self.require()
+        prediction = project.prediction(image_id)
+        model_id = project.current_model_id()
+        if prediction is None or model_id is None:
+            return []
+        names = project.model(model_id).classes
+        return [(names[i] if 0 <= i < len(names) else f"#{i}", p) for i, p in prediction.topk]
+
+    # --- labels (undoable) --------------------------------------------------------------------
+    def label(self, image_ids: Sequence[int], class_id: int | None) -> Action:
+        if not image_ids:
+            raise InvalidAction("No images are selected.")
+        action = self.require().set_labels(image_ids, class_id)
+        return self._done(action, labels=image_ids)
+
+    def accept_predictions(self, image_ids: Sequence[int]) -> Action:
+        action = self.require().accept_predictions(image_ids)
+        return self._done(action, labels=image_ids)
+
+    # --- classes (undoable) -------------------------------------------------------------------
+    def add_class(self, name: str, colour: str | None = None) -> Action:
+        return self._done(self.require().add_class(name, colour))
+
+    def rename_class(self, class_id: int, name: str) -> Action:
+        return self._done(self.require().rename_class(class_id, name), all_tiles=True)
+
+    def recolour_class(self, class_id: int, colour: str) -> Action:
+        return self._done(self.require().recolour_class(class_id, colour))
+
+    def merge_classes(self, source_id: int, target_id: int) -> Action:
+        return self._done(self.require().merge_classes(source_id, target_id), all_tiles=True)
+
+    def delete_class(self, class_id: int) -> Action:
+        return self._done(self.require().delete_class(class_id), all_tiles=True)
+
+    def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
+        return self._done(self.require().reorder_classes(ids_in_order))
+
+    def record(self, action: Action | None, all_tiles: bool = True) -> None:
+        """An action done elsewhere (an import): make it undoable and refresh."""
+        if action is not None:
+            self._done(action, all_tiles=all_tiles)
+
+    def _done(self, action: Action, labels: Sequence[int] = (), all_tiles: bool = False) -> Action:
+        self.history.record(action)
+        if all_tiles:
+            self.classesChanged.emit()
+            self.everythingChanged.emit()
+        elif labels:
+            self.labelsChanged.emit(list(labels))
+        else:
+            self.classesChanged.emit()
+        return action
+
+    def _after_history_step(self) -> None:
+        self.classesChanged.emit()
+        self.everythingChanged.emit()
+
+
+def tile_from_row(row: ImageRow, class_names: dict[int, str]) -> Tile:
+    """A store row as the grid shows it: class ids become names."""
+    return Tile(
+        image_id=row.id,
+        path=row.path,
+        status=row.status,
+        error=row.error,
+        label=class_names.get(row.label_id) if row.label_id is not None else None,
+        label_source=row.label_source,
+        prediction=class_names.get(row.predicted_id) if row.predicted_id is not None else None,
+        confidence=row.confidence,
+        margin=row.margin,
+    )

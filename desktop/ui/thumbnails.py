@@ -1,0 +1,180 @@
+"""Thumbnails made off the GUI thread, cached on disk and in memory, newest request first.
+
+Thumbnails are decoded by ``trainer.contract.open_image`` so a tile shows the orientation the model
+sees. The disk cache key is path + size + mtime (read in the worker, so the GUI thread never
+stats files), so an edited file gets a fresh thumbnail and an unchanged one is never decoded
+twice. Requests are served last-in-first-out: the tiles painted most recently are the ones on
+screen, so scrolling through 100,000 images shows what is visible first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from desktop.core.paths import thumbnail_cache_dir
+from trainer.contract import UnreadableImage, open_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ThumbKey:
+    """One thumbnail in memory: a file at one size."""
+
+    path: str
+    size: int
+
+
+def cache_file(cache_dir: Path, key: ThumbKey, mtime: float) -> Path:
+    text = f"{key.path}\0{key.size}\0{mtime!r}"
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return cache_dir / str(key.size) / digest[:2] / f"{digest}.jpg"
+
+
+def make_thumbnail(key: ThumbKey, cache_dir: Path) -> QImage:
+    """Read the disk cache or decode the image; raises UnreadableImage with the reason."""
+    try:
+        mtime = Path(key.path).stat().st_mtime
+    except FileNotFoundError as exc:
+        raise UnreadableImage("file not found (moved or deleted?)") from exc
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read the file ({exc.strerror})") from exc
+    cached = cache_file(cache_dir, key, mtime)
+    if cached.is_file():
+        image = QImage(str(cached))
+        if not image.isNull():
+            return image
+    img = open_image(key.path, min_size=key.size)
+    img.thumbnail((key.size, key.size), Image.Resampling.BILINEAR)
+    _save_quietly(img, cached)
+    data = img.tobytes("raw", "RGB")
+    image = QImage(data, img.width, img.height, img.width * 3, QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: ``data`` dies with this frame
+
+
+def _save_quietly(img: Image.Image, target: Path) -> None:
+    """A cache that cannot be written only costs speed; log it, keep going."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+        img.save(tmp, format="JPEG", quality=85)
+        tmp.replace(target)
+    except OSError as exc:
+        log.warning("could not write thumbnail cache %s: %s", target, exc)
+
+
+class _Signals(QObject):
+    done = Signal(object, object)  # ThumbKey, QImage
+    failed = Signal(object, str)  # ThumbKey, reason
+
+
+class _Task(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, key: ThumbKey) -> None:
+        super().__init__()
+        self._loader = loader
+        self._key = key
+
+    def run(self) -> None:
+        loader = self._loader
+        try:
+            image = make_thumbnail(self._key, loader.cache_dir)
+        except UnreadableImage as exc:
+            loader.signals.failed.emit(self._key, str(exc))
+        else:
+            loader.signals.done.emit(self._key, image)
+
+
+class ThumbnailLoader(QObject):
+    """Ask ``pixmap(key)``: a QPixmap when ready, else None and ``ready(key)`` follows later."""
+
+    ready = Signal(object)  # ThumbKey
+    failed = Signal(object, str)  # ThumbKey, reason
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        memory_items: int = 1500,
+        threads: int | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir or thumbnail_cache_dir()
+        self._memory_items = memory_items
+        self._pixmaps: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
+        self._pending: OrderedDict[ThumbKey, None] = OrderedDict()
+        self._in_flight: set[ThumbKey] = set()
+        self.errors: dict[ThumbKey, str] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(
+            threads or max(1, QThreadPool.globalInstance().maxThreadCount() - 1)
+        )
+        self.signals = _Signals()
+        self.signals.done.connect(self._on_done)
+        self.signals.failed.connect(self._on_failed)
+
+    def set_memory_items(self, count: int) -> None:
+        """Size the memory cache for a few screens of tiles at the current tile size."""
+        self._memory_items = max(64, count)
+        self._trim()
+
+    def pixmap(self, key: ThumbKey) -> QPixmap | None:
+        found = self._pixmaps.get(key)
+        if found is not None:
+            self._pixmaps.move_to_end(key)
+            return found
+        if key not in self.errors:
+            self._request(key)
+        return None
+
+    def pending_count(self) -> int:
+        return len(self._pending) + len(self._in_flight)
+
+    def forget_pending(self) -> None:
+        """Drop queued requests (e.g. after a jump far away); visible tiles will ask again."""
+        self._pending.clear()
+
+    def wait_idle(self, msecs: int = 30_000) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self) -> None:
+        self._pending.clear()
+        self._pool.waitForDone()
+
+    def _request(self, key: ThumbKey) -> None:
+        if key in self._in_flight:
+            return
+        self._pending[key] = None
+        self._pending.move_to_end(key)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self._pending and len(self._in_flight) < self._pool.maxThreadCount():
+            key, _ = self._pending.popitem(last=True)  # newest first: what is on screen now
+            self._in_flight.add(key)
+            self._pool.start(_Task(self, key))
+
+    def _on_done(self, key: ThumbKey, image: QImage) -> None:
+        self._in_flight.discard(key)
+        self._pixmaps[key] = QPixmap.fromImage(image)
+        self._trim()
+        self.ready.emit(key)
+        self._dispatch()
+
+    def _on_failed(self, key: ThumbKey, reason: str) -> None:
+        self._in_flight.discard(key)
+        self.errors[key] = reason
+        self.failed.emit(key, reason)
+        self._dispatch()
+
+    def _trim(self) -> None:
+        while len(self._pixmaps) > self._memory_items:
+            self._pixmaps.popitem(last=False)

@@ -1,0 +1,176 @@
+"""How one tile is painted: thumbnail, then the user's label or the model's guess, told apart.
+
+A label the user gave is a filled chip in the class colour with a check mark. A prediction is an
+outlined chip, italic, with "?" and the confidence. When both exist and differ, the prediction is
+shown under the label in red. Unreadable files get a warning tile with the reason, never a blank.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from desktop.ui.grid_model import Role, Tile
+
+Index = QModelIndex | QPersistentModelIndex
+
+PAD = 4
+CHIP_LINES = 2
+PLACEHOLDER = QColor("#d9d9d9")
+WARNING_BG = QColor("#fff4ce")
+WARNING_FG = QColor("#8a5300")
+DISAGREE = QColor("#c62828")
+NO_CLASS = QColor("#9e9e9e")
+
+
+def readable_text(background: QColor) -> QColor:
+    """Black or white, whichever reads better on the class colour."""
+    luma = 0.299 * background.red() + 0.587 * background.green() + 0.114 * background.blue()
+    return QColor("black") if luma > 150 else QColor("white")
+
+
+def label_text(tile: Tile) -> str:
+    """The words on the chip: what a user reads to tell a label from a guess."""
+    if tile.label is not None:
+        return f"✓ {tile.label}"
+    if tile.prediction is not None:
+        conf = "" if tile.confidence is None else f" {tile.confidence:.0%}"
+        return f"? {tile.prediction}{conf}"
+    return "unlabelled"
+
+
+class TileDelegate(QStyledItemDelegate):
+    def __init__(self, thumb_size: int = 128, parent=None) -> None:
+        super().__init__(parent)
+        self.thumb_size = thumb_size
+
+    def tile_size(self, font: QFont) -> QSize:
+        line = QFontMetrics(font).height() + 4
+        return QSize(self.thumb_size + 2 * PAD, self.thumb_size + 3 * PAD + CHIP_LINES * line)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return self.tile_size(option.font)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        tile: Tile | None = index.data(Role.TILE)
+        if tile is None:
+            return
+        grid = index.model()
+        colour_of = getattr(grid, "colour", None) or getattr(grid.sourceModel(), "colour", None)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight).lighter(160))
+        thumb_rect = QRect(rect.x() + PAD, rect.y() + PAD, self.thumb_size, self.thumb_size)
+        if tile.unreadable:
+            self._paint_warning(painter, thumb_rect, tile.error or "unreadable")
+        else:
+            error = index.data(Role.THUMB_ERROR)
+            if error:
+                self._paint_warning(painter, thumb_rect, error)
+            else:
+                self._paint_thumbnail(painter, thumb_rect, index.data(Role.THUMBNAIL))
+        text_top = thumb_rect.bottom() + PAD
+        line = QFontMetrics(option.font).height() + 4
+        chip = QRect(rect.x() + PAD, text_top, self.thumb_size, line)
+        shown_class = tile.label if tile.label is not None else tile.prediction
+        colour = colour_of(shown_class) if shown_class else None
+        self._paint_chip(painter, option.font, chip, tile, colour or NO_CLASS)
+        if tile.disagrees:
+            conf = "" if tile.confidence is None else f" {tile.confidence:.0%}"
+            second = QRect(chip.x(), chip.bottom() + 1, chip.width(), line)
+            self._paint_text(
+                painter, option.font, second, f"model: {tile.prediction}{conf}", DISAGREE
+            )
+        else:
+            second = QRect(chip.x(), chip.bottom() + 1, chip.width(), line)
+            self._paint_text(
+                painter,
+                option.font,
+                second,
+                tile.name,
+                option.palette.color(QPalette.ColorRole.Text),
+                small=True,
+            )
+        if selected:
+            pen = QPen(option.palette.color(QPalette.ColorRole.Highlight), 3)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+    def _paint_thumbnail(self, painter: QPainter, rect: QRect, pixmap) -> None:
+        if pixmap is None or pixmap.isNull():
+            painter.fillRect(rect, PLACEHOLDER)
+            return
+        scaled = pixmap.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        x = rect.x() + (rect.width() - scaled.width()) // 2
+        y = rect.y() + (rect.height() - scaled.height()) // 2
+        painter.drawPixmap(QRect(x, y, scaled.width(), scaled.height()), pixmap)
+
+    def _paint_warning(self, painter: QPainter, rect: QRect, reason: str) -> None:
+        painter.fillRect(rect, WARNING_BG)
+        painter.setPen(QPen(WARNING_FG, 2))
+        painter.drawRect(rect.adjusted(1, 1, -1, -1))
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        inner = rect.adjusted(6, 6, -6, -6)
+        painter.drawText(
+            inner, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "⚠ unreadable"
+        )
+        body = inner.adjusted(0, QFontMetrics(font).height() + 4, 0, 0)
+        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        painter.drawText(body, int(flags), reason)
+
+    def _paint_chip(
+        self, painter: QPainter, font: QFont, rect: QRect, tile: Tile, colour: QColor
+    ) -> None:
+        text = label_text(tile)
+        chip_font = QFont(font)
+        if tile.label is not None:
+            chip_font.setBold(True)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(rect, 4, 4)
+            fg = readable_text(colour)
+        else:
+            chip_font.setItalic(True)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
+            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
+            fg = colour.darker(150) if tile.prediction is not None else NO_CLASS
+        painter.setFont(chip_font)
+        painter.setPen(fg)
+        elided = QFontMetrics(chip_font).elidedText(
+            text, Qt.TextElideMode.ElideRight, rect.width() - 8
+        )
+        painter.drawText(
+            rect.adjusted(4, 0, -4, 0),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            elided,
+        )
+
+    def _paint_text(
+        self,
+        painter: QPainter,
+        font: QFont,
+        rect: QRect,
+        text: str,
+        colour: QColor,
+        small: bool = False,
+    ) -> None:
+        f = QFont(font)
+        if small:
+            f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
+        painter.setFont(f)
+        painter.setPen(colour)
+        elided = QFontMetrics(f).elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 8)
+        painter.drawText(
+            rect.adjusted(4, 0, -4, 0),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            elided,
+        )

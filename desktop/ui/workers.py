@@ -1,0 +1,138 @@
+"""Long work as a generator on a QThread: the napari worker pattern, in a few lines.
+
+A job is a plain generator from ``desktop.core`` (Qt-free). Whatever it yields arrives on the GUI
+thread through the ``yielded`` signal, in order; ``cancel()`` stops it between two yields. The core
+stays testable without Qt and the window never freezes. We keep this small instead of adding
+superqt because we need only this one pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+log = logging.getLogger(__name__)
+
+
+class _Runner(QThread):
+    yielded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, make_generator: Callable[[], Iterator[Any]], stop: threading.Event) -> None:
+        super().__init__()
+        self._make_generator = make_generator
+        self._stop = stop
+
+    def run(self) -> None:
+        generator = None
+        try:
+            generator = self._make_generator()
+            for item in generator:
+                if self._stop.is_set():
+                    break
+                self.yielded.emit(item)
+        except Exception as exc:  # shown to the user; the traceback goes to the log
+            log.exception("background job failed")
+            self.failed.emit(str(exc) or type(exc).__name__)
+        finally:
+            close = getattr(generator, "close", None)
+            if close is not None:
+                close()
+
+
+class Worker(QObject):
+    """One background job. Connect the signals, then ``start()``.
+
+    ``finished(bool)`` always comes last, with True when the job ran to its end (not cancelled,
+    not failed).
+    """
+
+    yielded = Signal(object)
+    failed = Signal(str)
+    finished = Signal(bool)
+
+    def __init__(
+        self, make_generator: Callable[[], Iterator[Any]], parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._stop = threading.Event()
+        self._failed = False
+        self._runner = _Runner(make_generator, self._stop)
+        self._runner.yielded.connect(self._on_yielded)
+        self._runner.failed.connect(self._on_failed)
+        self._runner.finished.connect(self._on_finished)
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Pass this to core generators that can stop inside a long step (e.g. one batch)."""
+        return self._stop
+
+    def start(self) -> None:
+        self._runner.start()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def is_running(self) -> bool:
+        return self._runner.isRunning()
+
+    def is_cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the thread ends (used when closing the window and in tests)."""
+        return self._runner.wait(msecs)
+
+    def _on_yielded(self, item: object) -> None:
+        if not self._stop.is_set():
+            self.yielded.emit(item)
+
+    def _on_failed(self, message: str) -> None:
+        self._failed = True
+        self.failed.emit(message)
+
+    def _on_finished(self) -> None:
+        self.finished.emit(not self._stop.is_set() and not self._failed)
+
+
+class WorkerPool(QObject):
+    """Keeps running workers alive (Python would collect them) and stops them all on close."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._workers: set[Worker] = set()
+
+    def run(
+        self,
+        make_generator: Callable[[], Iterator[Any]],
+        on_item: Callable[[Any], None],
+        on_done: Callable[[bool], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> Worker:
+        worker = Worker(make_generator, self)
+        worker.yielded.connect(on_item)
+        if on_error is not None:
+            worker.failed.connect(on_error)
+        worker.finished.connect(lambda ok, w=worker: self._done(w, ok, on_done))
+        self._workers.add(worker)
+        worker.start()
+        return worker
+
+    def busy(self) -> bool:
+        return any(w.is_running() for w in self._workers)
+
+    def stop_all(self, msecs: int = 30_000) -> None:
+        for worker in list(self._workers):
+            worker.cancel()
+        for worker in list(self._workers):
+            worker.wait(msecs)
+
+    def _done(self, worker: Worker, ok: bool, on_done: Callable[[bool], None] | None) -> None:
+        self._workers.discard(worker)
+        if on_done is not None:
+            on_done(ok)
+        worker.deleteLater()

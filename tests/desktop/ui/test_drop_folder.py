@@ -1,0 +1,98 @@
+"""Dropping a folder: images stream in, class folders become labels, broken files get a reason."""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from desktop.ui.filter_proxy import Filter, Show
+
+
+def drop(widget, paths: list[Path]) -> None:
+    """Drag-enter then drop events with file URLs, as a file manager sends them."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    copy, left, none = (
+        Qt.DropAction.CopyAction,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # QPoint constructor, still the API
+        enter = QDragEnterEvent(QPoint(10, 10), copy, mime, left, none)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def db_rows(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_dropped_folder_fills_the_grid_and_offers_class_labels(
+    window, shapes_dir, qtbot, wait_idle
+):
+    drop(window.view.viewport(), [shapes_dir])
+    wait_idle(window)
+
+    assert window.grid.rowCount() == 12  # 9 shapes + 3 broken files, none twice
+    assert window.infos and "9 images labelled" in window.infos[0]
+    labels = db_rows(
+        window.session.path,
+        "SELECT c.name, count(*) FROM labels l JOIN classes c ON c.id = l.class_id GROUP BY c.name",
+    )
+    assert sorted(labels) == [("circle", 3), ("square", 3), ("triangle", 3)]
+    assert window.filter_bar.count_label.text() == "12 images"
+
+
+def test_broken_files_get_a_warning_tile_with_reason(window, shapes_dir, qtbot, wait_idle):
+    window.answers = [False]  # do not import the class folders
+    drop(window.view.viewport(), [shapes_dir])
+    wait_idle(window)
+
+    window.proxy.set_filter(Filter(Show.UNREADABLE))
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 3, timeout=30_000)
+    tiles = [window.grid.tile_by_id(window.proxy.image_id(r)) for r in range(3)]
+    assert {Path(t.path).name for t in tiles} == {"empty.jpg", "notes.png", "cut.jpg"}
+    reasons = {Path(t.path).name: t.error for t in tiles}
+    assert "empty file" in reasons["empty.jpg"]
+    assert db_rows(
+        window.session.path, "SELECT count(*) FROM images WHERE status = 'unreadable'"
+    ) == [(3,)]
+    assert db_rows(window.session.path, "SELECT count(*) FROM labels") == [(0,)]
+    assert (shapes_dir / "empty.jpg").read_bytes() == b""  # the user's files are never changed
+
+
+def test_same_folder_twice_adds_nothing_new(window, shapes_dir, wait_idle):
+    window.ingest.add_paths([shapes_dir])
+    wait_idle(window)
+    window.ingest.add_paths([shapes_dir / "circle", shapes_dir])
+    wait_idle(window)
+    assert window.grid.rowCount() == 12
+    assert db_rows(window.session.path, "SELECT count(*) FROM images") == [(12,)]
+
+
+def test_missing_path_is_refused_with_a_message(window, tmp_path):
+    window.ingest.add_paths([tmp_path / "nowhere"])
+    assert window.errors and "nowhere" in window.errors[0]
+    assert window.grid.rowCount() == 0
+
+
+def test_thumbnails_are_cached_on_disk(window, shapes_dir, qtbot, wait_idle, tmp_path):
+    window.answers = [False]
+    window.ingest.add_paths([shapes_dir / "circle"])
+    wait_idle(window)
+    qtbot.waitUntil(lambda: len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 3, timeout=30_000)
