@@ -1,0 +1,130 @@
+"""What one model version knows about the project's images, as plain arrays and maps.
+
+Review, active selection, churn, evaluation and quick retrain are pure functions over numpy
+arrays; this module is their one thin adapter to the store. Predictions are kept per model with
+the MODEL's class index, so they are turned into class NAMES here, which is what lets versions
+with different class lists be compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from desktop.core.store import Project
+
+
+class VersionDataError(ValueError):
+    """The project lacks what a step needs (a model, predictions, embeddings)."""
+
+
+@dataclass(frozen=True)
+class LabelledEmbeddings:
+    """Labelled, readable images that have a cached embedding from one model."""
+
+    image_ids: list[int]
+    embeddings: np.ndarray  # (n, d) float32
+    labels: list[str]
+    missing: int
+    """Labelled images left out because this model has no embedding for them yet."""
+
+
+def label_names(project: Project, *, readable_only: bool = True) -> dict[int, str]:
+    """image id -> the user's class name, for (readable) labelled images."""
+    names = {record.id: record.name for record in project.classes()}
+    return {
+        row.id: names[row.label_id]
+        for row in project.image_rows()
+        if row.label_id is not None and (row.status == "ok" or not readable_only)
+    }
+
+
+def predicted_names(project: Project, model_id: int) -> dict[int, str]:
+    """image id -> the class name the model predicted."""
+    classes = project.model(model_id).classes
+    return {
+        image_id: classes[row.class_index]
+        for image_id, row in project.predictions(model_id).items()
+        if 0 <= row.class_index < len(classes)
+    }
+
+
+def labelled_embeddings(project: Project, model_id: int) -> LabelledEmbeddings:
+    """The labelled images' cached embeddings from ``model_id``, ready for a linear head."""
+    labels = label_names(project)
+    predictions = project.predictions(model_id)
+    ids = [i for i in labels if predictions.get(i) is not None and predictions[i].embedding]
+    if not ids:
+        raise VersionDataError(
+            "no labelled image has a cached embedding from this model: classify the labelled "
+            "images with it first"
+        )
+    rows = [np.frombuffer(predictions[i].embedding, dtype=np.float32) for i in ids]
+    if len({len(row) for row in rows}) != 1:
+        raise VersionDataError(
+            "the cached embeddings have different sizes: reclassify the images with one model"
+        )
+    return LabelledEmbeddings(
+        image_ids=ids,
+        embeddings=np.stack(rows),
+        labels=[labels[i] for i in ids],
+        missing=len(labels) - len(ids),
+    )
+
+
+def current_or(project: Project, model_id: int | None) -> int:
+    """``model_id``, or the project's current model; a clear error when there is none."""
+    chosen = model_id if model_id is not None else project.current_model_id()
+    if chosen is None:
+        raise VersionDataError("open or train a model first")
+    return chosen
+
+
+def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
+    """Ids of the images the model's training run put in ``split`` (train, val or test).
+
+    Read from the run's split.csv next to the model file. Paths in it are absolute when the app
+    trained the model (its manifest lists absolute paths); relative ones are resolved against the
+    data folder recorded in history.json.
+    """
+    from trainer.split import read_split_csv  # stdlib-only module: no TensorFlow
+
+    model_path = Path(project.model(model_id).path)
+    split_csv = model_path.parent / "split.csv"
+    if not split_csv.is_file():
+        raise VersionDataError(
+            f"this version has no split.csv next to {model_path.name} (a quick retrain or a "
+            "model trained elsewhere), so it has no validation or test split"
+        )
+    root = _data_root(model_path.parent)
+    paths = [
+        _absolute(path, root) for path, _, where in read_split_csv(split_csv) if where == split
+    ]
+    found = project.image_ids_by_path(paths)
+    return [found[p] for p in paths if p in found]
+
+
+def _data_root(run_dir: Path) -> Path | None:
+    try:
+        history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    root = history.get("data_root") if isinstance(history, dict) else None
+    return Path(root) if isinstance(root, str) else None
+
+
+def _absolute(path: str, root: Path | None) -> str:
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return os.path.abspath(candidate)
+    if root is None:
+        raise VersionDataError(
+            f"split.csv lists {path} relative to a data folder that history.json does not name"
+        )
+    return os.path.abspath(root / candidate)
