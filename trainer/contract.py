@@ -42,7 +42,21 @@ FORMAT_VERSION = 1
 PREPROCESSING = "exif-transpose, rgb (alpha over white), squash-bilinear, float32 0..255"
 
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".ppm", ".pgm"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".jfif",
+        ".ppm",
+        ".pgm",
+        ".avif",
+    }
+    | {".heic", ".heif"}  # listed so they are flagged "not supported", not silently ignored
 )
 """File suffixes we treat as images when scanning folders (case-insensitive)."""
 
