@@ -40,7 +40,7 @@ def train(
     dataset = load_training_data(Path(data), settings.image_size)
     scan_seconds = time.perf_counter() - started
 
-    from trainer.train import train_and_export  # TensorFlow is imported here, not before.
+    from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.
 
     return train_and_export(dataset, out, settings, progress, scan_seconds)
 

@@ -57,7 +57,8 @@ def small_cnn_features(inputs: keras.KerasTensor) -> keras.KerasTensor:
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     for index, filters in enumerate((32, 64, 128)):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
-        x = layers.BatchNormalization(name=f"bn{index}")(x)
+        # momentum 0.9: with few images per epoch the default 0.99 never settles.
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{index}")(x)
         x = layers.Activation("relu", name=f"relu{index}")(x)
         if index < 2:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)

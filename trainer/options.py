@@ -23,7 +23,7 @@ class TrainOptions:
     batch_size: int = 32
     seed: int = 1234
     learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-5
+    fine_tune_learning_rate: float = 1e-4
     fine_tune_blocks: int = 2
     patience: int = 3
 
