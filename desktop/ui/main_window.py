@@ -35,6 +35,7 @@ from desktop.ui.grid_model import GridModel
 from desktop.ui.grid_view import GridView
 from desktop.ui.ingest import Ingest
 from desktop.ui.labelling import Labelling
+from desktop.ui.loop import install_loop
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
 from desktop.ui.project_files import ProjectFiles
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.project_files = ProjectFiles(self)
         self.actions = window_actions.build(self)
         self._connect()
+        self.loop = install_loop(self)
         self.set_thumb_size(thumb)
         self._restore_window_state()
 

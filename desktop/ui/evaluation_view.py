@@ -1,0 +1,193 @@
+"""Model → Evaluate: how good the version in use is, and exactly where it is wrong.
+
+Scores come from the user's current labels against the version's stored predictions, on the
+locked test split when the version has one (so versions are compared on the same images). Each
+confusion cell knows its image ids: a click emits ``cellChosen(true, predicted, ids)`` and the
+window filters the grid to those images, where they can be fixed in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.evaluation import Evaluation, evaluate_version
+from desktop.core.training_run import HISTORY_NAME
+from desktop.core.version_data import VersionDataError, split_image_ids
+from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
+
+if TYPE_CHECKING:
+    from desktop.core.store import Project
+
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+@dataclass(frozen=True)
+class VersionScore:
+    """One version's evaluation, what it was scored on, and its run's history (if any)."""
+
+    model_id: int
+    evaluation: Evaluation
+    scope: str
+    history: Path | None
+
+
+def score_version(project: Project, model_id: int) -> VersionScore:
+    """Evaluate a version on its test split, or on every labelled image when it has none.
+
+    Raises EvaluationError when nothing can be scored (no predictions for labelled images).
+    """
+    record = project.model(model_id)
+    try:
+        test_ids = split_image_ids(project, model_id, "test")
+    except VersionDataError:
+        test_ids = None
+    evaluation = evaluate_version(project, model_id, test_ids)
+    n = int(evaluation.confusion.sum())
+    if test_ids is None:
+        scope = f"all {n:,} labelled images (this version has no test split)"
+    else:
+        scope = f"the locked test split ({n:,} labelled images)"
+    run_dir = record.metrics.get("run_dir")
+    history = Path(run_dir) / HISTORY_NAME if isinstance(run_dir, str) else None
+    return VersionScore(model_id, evaluation, scope, history)
+
+
+class EvaluationView(QWidget):
+    """Accuracy, a per-class table, a clickable confusion matrix and the run's curves."""
+
+    cellChosen = Signal(str, str, list)  # true class, predicted class, image ids
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.score: VersionScore | None = None
+        self.summary = QLabel("Model → Evaluate scores the version in use.")
+        self.summary.setWordWrap(True)
+        self.per_class = QTableWidget(0, 4)
+        self.per_class.setHorizontalHeaderLabels(["Precision", "Recall", "F1", "Images"])
+        self.matrix = QTableWidget(0, 0)
+        self.matrix.setToolTip("Rows: the user's label. Columns: the prediction. Click a cell.")
+        for table in (self.per_class, self.matrix):
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.loss_plot = CurvesWidget("Loss", LOSS_KEYS)
+        self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
+        self.curves_note = QLabel("")
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.accuracy_plot)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel("Per class"))
+        layout.addWidget(self.per_class, 1)
+        layout.addWidget(QLabel("Confusion matrix (label ↓, prediction →): click to see them"))
+        layout.addWidget(self.matrix, 2)
+        layout.addWidget(self.curves_note)
+        layout.addLayout(plots, 1)
+        self.matrix.cellClicked.connect(self._on_cell)
+
+    def clear(self, message: str = "Model → Evaluate scores the version in use.") -> None:
+        self.score = None
+        self.summary.setText(message)
+        self.per_class.setRowCount(0)
+        self.matrix.setRowCount(0)
+        self.matrix.setColumnCount(0)
+        self.loss_plot.set_series({})
+        self.accuracy_plot.set_series({})
+        self.curves_note.setText("")
+
+    def show_score(self, score: VersionScore) -> None:
+        self.score = score
+        evaluation = score.evaluation
+        self.summary.setText(
+            f"v{score.model_id}: accuracy {evaluation.accuracy:.1%}, "
+            f"macro F1 {evaluation.macro_f1:.3f} on {score.scope}."
+        )
+        self._fill_per_class(evaluation)
+        self._fill_matrix(evaluation)
+        self._show_history(score.history)
+
+    def cell_ids(self, true: str, predicted: str) -> list[int]:
+        """The image ids a click on (true, predicted) would filter the grid to."""
+        if self.score is None:
+            return []
+        return [int(i) for i in self.score.evaluation.cell(true, predicted)]
+
+    def _fill_per_class(self, evaluation: Evaluation) -> None:
+        table = self.per_class
+        table.setRowCount(len(evaluation.per_class))
+        table.setVerticalHeaderLabels([scores.name for scores in evaluation.per_class])
+        for row, scores in enumerate(evaluation.per_class):
+            values = (f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}",
+                      f"{scores.support:,}")  # fmt: skip
+            for column, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(RIGHT)
+                table.setItem(row, column, item)
+
+    def _fill_matrix(self, evaluation: Evaluation) -> None:
+        table = self.matrix
+        names = list(evaluation.classes)
+        table.setRowCount(len(names))
+        table.setColumnCount(len(names))
+        table.setVerticalHeaderLabels(names)
+        table.setHorizontalHeaderLabels(names)
+        confusion = evaluation.confusion
+        for row in range(len(names)):
+            row_total = max(1, int(confusion[row].sum()))
+            for column in range(len(names)):
+                count = int(confusion[row, column])
+                item = QTableWidgetItem(f"{count:,}")
+                item.setTextAlignment(RIGHT)
+                item.setBackground(QBrush(_cell_colour(count / row_total, row == column)))
+                item.setForeground(QBrush(QColor("black")))  # readable on the light tints
+                item.setToolTip(f"labelled {names[row]}, predicted {names[column]}: {count:,}")
+                table.setItem(row, column, item)
+
+    def _show_history(self, path: Path | None) -> None:
+        if path is None:
+            self.loss_plot.set_series({})
+            self.accuracy_plot.set_series({})
+            self.curves_note.setText("No training curves: this version was not trained here.")
+            return
+        try:
+            curves = history_curves(path)
+        except (OSError, ValueError) as exc:
+            self.loss_plot.set_series({})
+            self.accuracy_plot.set_series({})
+            self.curves_note.setText(f"No training curves: cannot read {path.name} ({exc}).")
+            return
+        self.loss_plot.set_series(curves)
+        self.accuracy_plot.set_series(curves)
+        self.curves_note.setText(f"Training curves from {path}")
+
+    def _on_cell(self, row: int, column: int) -> None:
+        if self.score is None:
+            return
+        names = self.score.evaluation.classes
+        true, predicted = names[row], names[column]
+        self.cellChosen.emit(true, predicted, self.cell_ids(true, predicted))
+
+
+def _cell_colour(fraction: float, diagonal: bool) -> QColor:
+    """Green on the diagonal, red off it, stronger for a larger share of the row."""
+    strength = int(40 + 160 * min(1.0, max(0.0, fraction))) if fraction > 0 else 0
+    if diagonal:
+        return QColor(255 - strength, 255, 255 - strength)
+    return QColor(255, 255 - strength, 255 - strength)

@@ -1,0 +1,303 @@
+"""Model → Train…: choose the options, watch the trainer's curves live, cancel, or get a version.
+
+The trainer is a child process (QProcess) started with the command line from
+``desktop.core.training_run`` (``python -m trainer train …``, or the app's own executable with a
+``train`` subcommand when frozen), so TensorFlow never loads in the app and the window stays
+responsive. Its JSON progress lines feed a ``TrainingRun``; only a run that said ``done`` and left
+a model file is registered. Cancel kills the child and removes its half-written run folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.errors import ProjectError
+from desktop.core.store import Project
+from desktop.core.training_run import (
+    TrainerEvent,
+    TrainingRun,
+    TrainingRunError,
+    TrainSettings,
+    prepare_run,
+    register_run,
+)
+from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
+from desktop.ui.trainer_process import TrainerProcess
+from trainer.options import BACKBONES  # stdlib-only module: no TensorFlow
+
+
+class TrainingDialog(QDialog):
+    """Options, live curves and an ETA for one training run at a time.
+
+    ``trained(model_id)`` is emitted once a finished run is registered in the project;
+    ``failed(message)`` when a run cannot start, the trainer reports an error, or the result
+    cannot be registered. A cancelled run emits neither.
+    """
+
+    trained = Signal(int)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        project: Callable[[], Project],
+        runs_folder: Callable[[], Path],
+        settings: QSettings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train a model")
+        self._project = project
+        self._runs_folder = runs_folder
+        self._settings = settings
+        self.process: TrainerProcess | None = None
+        self.run: TrainingRun | None = None
+        self._target: Project | None = None
+        """The project the running trainer's version goes to, even if another is opened."""
+        self._n_labels = 0
+        self._last_epoch_at = 0.0
+        self._build()
+        self.set_options(self._saved_options())
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._show_eta)
+
+    # --- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.backbone = QComboBox()
+        self.backbone.addItems(list(BACKBONES))
+        self.epochs = _spin(1, 1000, "most epochs of head training (early stopping may end sooner)")
+        self.fine_tune_epochs = _spin(0, 1000, "epochs of fine-tuning the backbone (0: off)")
+        self.image_size = _spin(0, 1024, "pixels per side")
+        self.image_size.setSpecialValueText("backbone default")
+        self.batch_size = _spin(1, 1024, "images per training step")
+        form = QFormLayout()
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Fine-tune epochs", self.fine_tune_epochs)
+        form.addRow("Image size", self.image_size)
+        form.addRow("Batch size", self.batch_size)
+        self.stage_label = QLabel("Ready: the labelled images will be the training data.")
+        self.stage_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.eta_label = QLabel("")
+        self.loss_plot = CurvesWidget("Loss", LOSS_KEYS)
+        self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.accuracy_plot)
+        self.train_button = QPushButton("Train")
+        self.cancel_button = QPushButton("Cancel training")
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.train_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.stage_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.eta_label)
+        layout.addLayout(plots, 1)
+        layout.addLayout(buttons)
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.close_button.clicked.connect(self.hide)
+        self._set_running(False)
+
+    # --- options -------------------------------------------------------------------------------
+    def options(self) -> TrainSettings:
+        size = self.image_size.value()
+        return TrainSettings(
+            backbone=self.backbone.currentText(),
+            epochs=self.epochs.value(),
+            fine_tune_epochs=self.fine_tune_epochs.value(),
+            image_size=size or None,
+            batch_size=self.batch_size.value(),
+        )
+
+    def set_options(self, options: TrainSettings) -> None:
+        self.backbone.setCurrentText(options.backbone)
+        self.epochs.setValue(options.epochs)
+        self.fine_tune_epochs.setValue(options.fine_tune_epochs)
+        self.image_size.setValue(options.image_size or 0)
+        self.batch_size.setValue(options.batch_size or 32)
+
+    def _saved_options(self) -> TrainSettings:
+        value = self._settings.value
+        default = TrainSettings()
+        return TrainSettings(
+            backbone=str(value("training/backbone", default.backbone)),
+            epochs=int(value("training/epochs", default.epochs)),
+            fine_tune_epochs=int(value("training/fine_tune_epochs", default.fine_tune_epochs)),
+            image_size=int(value("training/image_size", 0)) or None,
+            batch_size=int(value("training/batch_size", 32)),
+        )
+
+    def _save_options(self, options: TrainSettings) -> None:
+        for key in ("backbone", "epochs", "fine_tune_epochs", "image_size", "batch_size"):
+            self._settings.setValue(f"training/{key}", getattr(options, key) or 0)
+
+    # --- running -------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.is_running()
+
+    def start_training(self) -> bool:
+        """Write the manifest and start the trainer; False (with ``failed``) when it cannot."""
+        if self.is_running():
+            return self._refuse("A training run is already going; wait for it or cancel it.")
+        try:
+            project = self._project()
+        except ProjectError as exc:
+            return self._refuse(str(exc))
+        if project.read_only:
+            return self._refuse("This project is open read-only, so no model can be added.")
+        options = self.options()
+        try:
+            prepared = prepare_run(project, options, self._runs_folder())
+        except TrainingRunError as exc:
+            return self._refuse(f"Cannot train yet: {exc}.")
+        except (OSError, ProjectError) as exc:
+            return self._refuse(f"Cannot prepare the training run: {exc}")
+        self._save_options(options)
+        self._target = project
+        self._n_labels = prepared.n_labels
+        self.run = TrainingRun(prepared.run_dir, options)
+        self.process = TrainerProcess(self.run, prepared.command, self)
+        self.process.event.connect(self._on_event)
+        self.process.ended.connect(self._on_ended)
+        self._reset_display(f"Starting the trainer on {self._n_labels:,} labelled images…")
+        self._set_running(True)
+        self.process.start()
+        return True
+
+    def cancel_training(self) -> None:
+        """Stop the child; nothing it wrote is registered, and its run folder is removed."""
+        if self.process is not None and self.is_running():
+            self.stage_label.setText("Cancelling…")
+            self.process.cancel()
+
+    def _refuse(self, message: str) -> bool:
+        self.stage_label.setText(message)
+        self.failed.emit(message)
+        return False
+
+    def _reset_display(self, text: str) -> None:
+        self.stage_label.setText(text)
+        self.progress.setRange(0, 0)
+        self.eta_label.setText("")
+        self.loss_plot.set_series({})
+        self.accuracy_plot.set_series({})
+        self._last_epoch_at = time.monotonic()
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for widget in (self.backbone, self.epochs, self.fine_tune_epochs, self.image_size):
+            widget.setEnabled(not running)
+        self.batch_size.setEnabled(not running)
+
+    def _on_event(self, event: TrainerEvent) -> None:
+        run = self.run
+        assert run is not None
+        if event.kind == "stage":
+            self.stage_label.setText(f"Trainer: {run.stage}…")
+        elif event.kind == "start":
+            sizes = event.fields.get("split_sizes") or {}
+            self.stage_label.setText(
+                f"Training {event.fields.get('backbone')} on {sizes.get('train', '?')} images "
+                f"(validation {sizes.get('val', '?')}, test {sizes.get('test', '?')})"
+            )
+            self.progress.setRange(0, max(1, run.planned_epochs()))
+            self.progress.setValue(0)
+            self._ticker.start()
+        elif event.kind == "epoch":
+            self._last_epoch_at = time.monotonic()
+            curves = run.curves()
+            self.loss_plot.set_series(curves)
+            self.accuracy_plot.set_series(curves)
+            self.progress.setRange(0, max(run.planned_epochs(), len(run.epochs)))
+            self.progress.setValue(len(run.epochs))
+            self._show_eta()
+
+    def _show_eta(self) -> None:
+        if self.run is None or self.run.status != "running":
+            return
+        eta = self.run.eta_seconds(time.monotonic() - self._last_epoch_at)
+        if eta is None:
+            self.eta_label.setText("Time left: known after the first epoch")
+        else:
+            self.eta_label.setText(f"Time left: about {format_duration(eta)} (then export)")
+
+    def _on_ended(self, run: TrainingRun) -> None:
+        self._ticker.stop()
+        self._set_running(False)
+        self.progress.setRange(0, 1)
+        self.eta_label.setText("")
+        if run.status == "cancelled":
+            self.progress.setValue(0)
+            self.stage_label.setText("Cancelled: no new version was added.")
+            shutil.rmtree(run.run_dir, ignore_errors=True)  # the half-written run folder
+            return
+        if run.status != "done":
+            self.progress.setValue(0)
+            self._refuse(f"Training failed: {run.error}")
+            return
+        try:
+            assert self._target is not None
+            model_id = register_run(self._target, run, self._n_labels)
+        except (TrainingRunError, ProjectError) as exc:
+            self._refuse(f"Training finished but the model was not added: {exc}")
+            return
+        if model_id is None:
+            self._refuse("Training finished without a model file; train again.")
+            return
+        self.progress.setValue(1)
+        self.stage_label.setText(_summary(run))
+        self.trained.emit(model_id)
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 05 s', '1 h 02 min': precise enough for a wait."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _summary(run: TrainingRun) -> str:
+    report = run.report or {}
+    accuracy, macro_f1 = report.get("accuracy"), report.get("macro_f1")
+    if isinstance(accuracy, int | float) and isinstance(macro_f1, int | float):
+        return (
+            f"Done: test accuracy {accuracy:.1%}, macro F1 {macro_f1:.3f}. "
+            "The new version is loaded; the images are being reclassified."
+        )
+    return "Done. The new version is loaded; the images are being reclassified."
+
+
+def _spin(low: int, high: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,316 @@
+"""The whole loop in the window: label, train from the app, evaluate, review, quick retrain.
+
+One real trainer run (small_cnn, 32 px, a few epochs) is started from the training dialog for
+the module; each test then works on its own copy of the trained project in a fresh window.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+
+from desktop.core.active import top2_margin
+from desktop.core.inference import open_session
+from desktop.core.model_file import check_model_file
+from desktop.core.training_run import TrainSettings
+from desktop.core.version_data import label_names, predicted_names
+from desktop.ui.loop import RUNS_SETTING, IdsFilter, Loop, install_loop
+from desktop.ui.main_window import MainWindow
+from tests.imagegen import write_dataset
+from trainer.contract import decode_for_model
+
+pytestmark = pytest.mark.slow  # one real training run
+
+PER_CLASS = 35
+UNLABELLED_PER_CLASS = 5
+PLANTED = 5
+SETTINGS = TrainSettings(backbone="small_cnn", epochs=4, image_size=32, batch_size=16)
+
+
+@dataclass(frozen=True)
+class Trained:
+    project: Path
+    model_id: int
+    planted: frozenset[int]
+    n_labels: int
+    epochs_plotted: int
+    eta_seen: bool
+
+
+def build_window(folder: Path) -> MainWindow:
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("classify/workers", 0)
+    settings.setValue(RUNS_SETTING, str(folder / "runs"))
+    window = MainWindow(settings, thumbnail_cache=folder / "thumbs")
+    window.errors, window.answers = [], []
+    window.ask = lambda title, question: window.answers.pop(0) if window.answers else True
+    window.show_error = window.errors.append
+    window.inform = lambda title, text: None
+    window.resize(1000, 700)
+    window.show()
+    return window
+
+
+def loop_of(window: MainWindow) -> Loop:
+    return getattr(window, "loop", None) or install_loop(window)
+
+
+def wait_until(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the window")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def idle(window: MainWindow) -> bool:
+    return not window.status.busy() and not window.workers.busy()
+
+
+def label_by_folder(window: MainWindow, root: Path) -> frozenset[int]:
+    """Label all but a few images per class by folder, PLANTED of them with the next class."""
+    window.answers = [False]  # do not import folder names: label through the session
+    window.ingest.add_paths([root])
+    wait_until(lambda: idle(window))
+    session = window.session
+    names = sorted(p.name for p in root.iterdir())
+    by_class = {name: [] for name in names}
+    for tile in window.grid.tiles():
+        by_class[folder_of(window, tile.image_id)].append(tile.image_id)
+    labelled = []
+    for name in names:
+        session.add_class(name)
+        ids = by_class[name][UNLABELLED_PER_CLASS:]
+        session.label(ids, session.project.class_by_name(name).id)
+        labelled += ids
+    planted = np.random.default_rng(1).choice(labelled, PLANTED, replace=False)
+    for image_id in planted.tolist():
+        wrong = names[(names.index(folder_of(window, image_id)) + 1) % len(names)]
+        session.label([image_id], session.project.class_by_name(wrong).id)
+    return frozenset(planted.tolist())
+
+
+def folder_of(window: MainWindow, image_id: int) -> str:
+    return Path(window.grid.tile_by_id(image_id).path).parent.name
+
+
+@pytest.fixture(scope="module")
+def trained(qapp, tmp_path_factory) -> Trained:
+    """Label a generated dataset and train from the dialog, as a user would; keep the project."""
+    folder = tmp_path_factory.mktemp("loop_e2e")
+    write_dataset(folder / "images", per_class=PER_CLASS, side=32, seed=3)
+    window = build_window(folder)
+    try:
+        assert window.project_files.open_path(folder / "trained.pigeonhole")
+        planted = label_by_folder(window, folder / "images")
+        loop = loop_of(window)
+        window.actions["Train"].trigger()
+        loop.dialog.set_options(SETTINGS)
+        etas: list[str] = []
+        assert loop.dialog.start_training()
+        wait_until(lambda: _note_eta(loop, etas) and not loop.dialog.is_running(), 300)
+        assert loop.dialog.run.status == "done", window.errors
+        wait_until(lambda: idle(window) and loop.review_panel.data is not None, 180)
+        assert window.errors == []
+        model_id = window.session.project.current_model_id()
+        return Trained(
+            folder / "trained.pigeonhole",
+            model_id,
+            planted,
+            len(window.session.project.labelled_images()),
+            loop.dialog.loss_plot.points(),
+            any(text.startswith("Time left: about") for text in etas),
+        )
+    finally:
+        loop_of(window).shutdown()
+        window.shutdown()
+        window.deleteLater()
+
+
+def _note_eta(loop: Loop, etas: list[str]) -> bool:
+    etas.append(loop.dialog.eta_label.text())
+    return True
+
+
+@pytest.fixture
+def opened(trained: Trained, tmp_path: Path, qtbot):
+    """A fresh window on a copy of the trained project (the model files are shared, read-only)."""
+    copy = tmp_path / "copy.pigeonhole"
+    shutil.copy(trained.project, copy)
+    window = build_window(tmp_path)
+    qtbot.addWidget(window)
+    assert window.project_files.open_path(copy)
+    loop = loop_of(window)
+    yield window, loop
+    loop.shutdown()
+    window.shutdown()
+
+
+def test_training_from_the_app_registers_a_scored_version(trained: Trained, opened) -> None:
+    window, loop = opened
+    assert trained.epochs_plotted >= 1  # live curves were drawn
+    assert trained.eta_seen
+    project = window.session.project
+    (record,) = project.models()
+    assert record.id == trained.model_id and record.metrics["source"] == "trainer"
+    assert 0.0 <= record.metrics["accuracy"] <= 1.0 and 0.0 <= record.metrics["macro_f1"] <= 1.0
+    assert record.n_labels == trained.n_labels == 3 * (PER_CLASS - UNLABELLED_PER_CLASS)
+    cells = [loop.models_panel.versions.index(0, c).data() for c in range(6)]
+    assert cells[:5] == [
+        f"● v{record.id}",
+        "trained",
+        f"{record.metrics['accuracy']:.1%}",
+        f"{record.metrics['macro_f1']:.3f}",
+        f"{trained.n_labels}",
+    ]
+    assert window.classifier.model_id == record.id  # loaded
+    assert len(project.predictions(record.id)) == window.grid.rowCount()  # reclassified
+
+
+def test_clicking_a_confusion_cell_filters_the_grid(opened, qtbot) -> None:
+    window, loop = opened
+    loop.evaluate()
+    qtbot.waitUntil(lambda: loop.evaluation_view.score is not None and idle(window), timeout=60_000)
+    view = loop.evaluation_view
+    assert "locked test split" in view.summary.text()
+    assert view.curves_note.text().startswith("Training curves from")
+    assert view.loss_plot.points() == view.accuracy_plot.points() == SETTINGS.epochs
+    classes = view.score.evaluation.classes
+    assert view.matrix.rowCount() == len(classes) == view.per_class.rowCount()
+    project = window.session.project
+    labels, predicted = label_names(project), predicted_names(project, project.current_model_id())
+    row, column = 0, 0  # the diagonal cell always has images: true 0, predicted 0
+    item = view.matrix.item(row, column)
+    expected = sorted(view.cell_ids(classes[row], classes[column]))
+    assert expected and int(item.text()) == len(expected)
+    with qtbot.waitSignal(view.cellChosen) as signal:
+        rect = view.matrix.visualItemRect(item)
+        qtbot.mouseClick(view.matrix.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert signal.args[:2] == [classes[row], classes[column]]
+    shown = sorted(window.proxy.image_id(r) for r in range(window.proxy.rowCount()))
+    assert shown == expected
+    assert all(labels[i] == classes[row] and predicted[i] == classes[column] for i in shown)
+    assert isinstance(window.proxy.current_filter, IdsFilter)
+
+
+def test_review_queue_puts_planted_labels_first_and_decisions_undo(
+    trained: Trained, opened, qtbot
+) -> None:
+    window, loop = opened
+    loop.review()
+    qtbot.waitUntil(lambda: loop.review_panel.data is not None and idle(window), timeout=60_000)
+    panel = loop.review_panel
+    top = [s.image_id for s in panel.data.suspects[:10]]
+    assert len(set(top) & trained.planted) >= 4, (top, sorted(trained.planted))
+    assert panel.suspects.currentRow() == 0
+    first = panel.data.suspects[0]
+    assert panel.suspects.item(0).text().endswith(first.describe())
+    project = window.session.project
+    before = label_names(project)[first.image_id]
+
+    panel.suspects.setFocus()
+    qtbot.keyClick(panel.suspects, Qt.Key.Key_A)  # accept the suggestion
+    assert label_names(project)[first.image_id] == first.looks_like
+    assert panel.suspects.currentRow() == 1  # auto-advance
+    assert window.current_image_id() == panel.data.suspects[1].image_id
+    second = panel.data.suspects[1]
+    qtbot.keyClick(panel.suspects, Qt.Key.Key_K)  # keep the label
+    assert label_names(project)[second.image_id] == second.labelled
+    assert [s.image_id for s in panel.pending()][:1] == [panel.data.suspects[2].image_id]
+
+    window.actions["Undo"].trigger()  # undo "keep"
+    window.actions["Undo"].trigger()  # undo "accept"
+    assert label_names(project)[first.image_id] == before
+    assert panel.pending()[:2] == panel.data.suspects[:2]
+    assert panel.suspects.currentRow() == 0
+
+
+def test_label_next_and_uncertain_lists(opened, qtbot) -> None:
+    window, loop = opened
+    loop.review()
+    qtbot.waitUntil(lambda: loop.review_panel.data is not None and idle(window), timeout=60_000)
+    panel = loop.review_panel
+    project = window.session.project
+    predictions = project.predictions()
+    labelled = label_names(project, readable_only=False)
+    unlabelled = [i for i in predictions if i not in labelled]
+    ids = [int(panel.next_list.item(r).data(Qt.ItemDataRole.UserRole))
+           for r in range(panel.next_list.count())]  # fmt: skip
+    assert sorted(ids) == sorted(unlabelled)
+    margins = [predictions[i].margin for i in ids]
+    assert margins == sorted(margins)
+    assert panel.uncertain_note.text()
+    assert set(panel.data.uncertain) <= set(unlabelled)
+    qtbot.mouseClick(panel.show_next, Qt.MouseButton.LeftButton)
+    assert window.proxy.rowCount() == len(unlabelled)
+
+
+def test_quick_retrain_adds_a_version_that_loads_and_churn_matches_a_hand_count(
+    trained: Trained, opened, qtbot
+) -> None:
+    window, loop = opened
+    project = window.session.project
+    old = trained.model_id
+    window.actions["Quick Retrain"].trigger()
+    qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
+    qtbot.waitUntil(lambda: loop.review_panel.data is not None and idle(window), timeout=60_000)
+    new = project.current_model_id()
+    assert new != old and window.classifier.model_id == new  # loaded
+    assert window.errors == []
+    assert loop.models_panel.versions.index(0, 1).data() == "quick retrain"
+    assert loop.models_panel.versions.index(0, 0).data() == f"● v{new}"
+
+    # The new file, run by ONNX Runtime on the images, agrees with the numpy head's predictions
+    # that quick retrain stored from the cached embeddings.
+    checked = check_model_file(project.model(new).path)
+    tiles = window.grid.tiles()[:6]
+    pixels = np.stack([decode_for_model(t.path, checked.input_size) for t in tiles])
+    probs, _ = open_session(checked, "cpu").run(pixels)
+    stored = project.predictions(new)
+    for tile, row in zip(tiles, probs, strict=True):
+        assert int(row.argmax()) == stored[tile.image_id].class_index
+        assert abs(float(row.max()) - stored[tile.image_id].confidence) < 1e-3
+    assert (top2_margin(probs) >= 0).all()
+
+    labels = label_names(project)
+    before, after = predicted_names(project, old), predicted_names(project, new)
+    hand = {"fixed": 0, "broken": 0, "changed": 0}
+    for image_id in before.keys() & after.keys():
+        label = labels.get(image_id)
+        if label is None:
+            hand["changed"] += before[image_id] != after[image_id]
+        else:
+            hand["fixed"] += before[image_id] != label and after[image_id] == label
+            hand["broken"] += before[image_id] == label and after[image_id] != label
+    panel = loop.review_panel
+    assert panel.churn_counts() == hand
+    assert panel.fixed_button.text() == f"Fixed: {hand['fixed']}"
+    assert panel.broken_button.text() == f"Broke: {hand['broken']}"
+    for kind, button in panel._churn_buttons().items():
+        if hand[kind]:
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+            assert window.proxy.rowCount() == hand[kind]
+
+
+def test_switching_versions_from_the_models_panel(trained: Trained, opened, qtbot) -> None:
+    window, loop = opened
+    project = window.session.project
+    window.actions["Quick Retrain"].trigger()
+    qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
+    panel = loop.models_panel
+    row = panel.versions.row_of(trained.model_id)
+    panel.table.selectRow(row)
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: idle(window), timeout=60_000)
+    assert project.current_model_id() == trained.model_id
+    assert window.classifier.model_id == trained.model_id
+    assert panel.versions.index(panel.versions.row_of(trained.model_id), 0).data().startswith("●")
