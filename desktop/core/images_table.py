@@ -7,6 +7,7 @@ removed from the project: a file that disappears is flagged missing and keeps it
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
@@ -50,13 +51,13 @@ class ImagesMixin:
                 "size = coalesce(excluded.size, size), mtime = coalesce(excluded.mtime, mtime)",
                 [(path, size, mtime, *_status_for(size), now) for path, size, mtime in batch],
             )
-            by_path = _ids_by_path(conn, [path for path, _, _ in batch])
+            by_path = ids_by_path(conn, [path for path, _, _ in batch])
         return [by_path[path] for path, _, _ in batch]
 
     def image_ids_by_path(self, paths: Sequence[str | os.PathLike[str]]) -> dict[str, int]:
         """Ids of the given paths that are in the project, keyed by absolute path."""
         with self._reading() as conn:
-            return _ids_by_path(conn, [os.path.abspath(os.fspath(p)) for p in paths])
+            return ids_by_path(conn, [os.path.abspath(os.fspath(p)) for p in paths])
 
     def image(self, image_id: int) -> ImageRecord:
         """Everything about one image, for the preview pane."""
@@ -149,7 +150,8 @@ def _as_found(item: str | os.PathLike[str] | FoundFile) -> tuple[str, int | None
     return path, stat.st_size, stat.st_mtime
 
 
-def _ids_by_path(conn, paths: list[str]) -> dict[str, int]:
+def ids_by_path(conn: sqlite3.Connection, paths: list[str]) -> dict[str, int]:
+    """Image ids of the given paths that are in the project (in chunks: SQLite's variable limit)."""
     found: dict[str, int] = {}
     for start in range(0, len(paths), _CHUNK):
         chunk = paths[start : start + _CHUNK]

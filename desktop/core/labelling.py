@@ -14,6 +14,7 @@ import time
 
 from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
+from desktop.core.images_table import ids_by_path
 from desktop.core.records import LABEL_SOURCES, Action, ClassRecord, ImportSummary, Skipped
 
 PALETTE = (
@@ -248,7 +249,7 @@ def import_labels(
     duplicates = len(rows) - len(latest)
     skipped: list[Skipped] = []
     class_ids, unknown, created = _resolve_classes(changes, set(latest.values()), create_classes)
-    image_ids = _image_ids(conn, list(latest))
+    image_ids = ids_by_path(conn, list(latest))
     now = time.time()
     afters: dict[int, dict[str, object]] = {}
     added = 0
@@ -307,15 +308,6 @@ def _resolve_classes(
         else:
             unknown.add(name)
     return ids, unknown, created
-
-
-def _image_ids(conn: sqlite3.Connection, paths: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(paths), _CHUNK):
-        chunk = paths[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(conn.execute(f"SELECT path, id FROM images WHERE path IN ({marks})", chunk))
-    return found
 
 
 def _add_image(conn: sqlite3.Connection, path: str, now: float) -> int | None:
