@@ -1,7 +1,10 @@
 """Models registered in a project and the predictions each made.
 
-Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class
-by name (case-insensitive), so a model trained elsewhere still lines up with the user's classes.
+Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class.
+A model class is first matched by name (case-insensitive), so a model trained elsewhere still lines
+up with the user's classes; that match is then remembered by class id (``link_model_classes``), so
+renaming a class keeps its predictions, and undoing the rename needs nothing extra. A remembered
+class that no longer exists falls back to matching by name.
 Predictions are results, not user decisions: they are not undoable, and are written in batches
 so a cancelled or killed classification keeps what it finished.
 """
@@ -49,6 +52,7 @@ class PredictionsMixin:
                 ),
             ).lastrowid
             self._set_meta(conn, "current_model", str(model_id))
+            link_model_classes(conn, model_id)
         return model_id
 
     def models(self) -> list[ModelRecord]:
@@ -108,8 +112,19 @@ class PredictionsMixin:
             written += self._write_predictions(batch)
         return written
 
+    def relink_model_classes(self) -> None:
+        """Re-remember every model's class links, forgetting classes that were deleted.
+
+        Call after deleting, merging or undoing: a deleted class's id may be given to the next new
+        class, which must not inherit the old class's predictions.
+        """
+        with self._writing() as conn:
+            for (model_id,) in conn.execute("SELECT id FROM models").fetchall():
+                link_model_classes(conn, model_id)
+
     def _write_predictions(self, batch: list[tuple]) -> int:
         with self._writing() as conn:
+            link_model_classes(conn, batch[0][0])
             conn.executemany(
                 "INSERT OR REPLACE INTO predictions (model_id, image_id, class_index, confidence, "
                 "margin, topk, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -161,11 +176,52 @@ class PredictionsMixin:
 
 
 def model_class_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]:
+    """For each of the model's class indices, the project's class id (None: no such class)."""
+    names = model_class_names(conn, model_id)
+    linked = _linked_ids(conn, model_id)
+    current = dict(conn.execute("SELECT id, name FROM classes").fetchall())
+    by_name = {name.casefold(): cid for cid, name in current.items()}
+    ids: list[int | None] = []
+    for index, name in enumerate(names):
+        cid = linked[index] if index < len(linked) else None
+        ids.append(cid if cid in current else by_name.get(name.casefold()))
+    return ids
+
+
+def model_class_names(conn: sqlite3.Connection, model_id: int) -> list[str]:
+    """The model's own class names, in its output order."""
     row = conn.execute("SELECT info FROM models WHERE id = ?", (model_id,)).fetchone()
     if row is None:
         raise InvalidAction(f"There is no model with id {model_id} in this project.")
-    by_name = {name.casefold(): cid for cid, name in conn.execute("SELECT id, name FROM classes")}
-    return [by_name.get(name.casefold()) for name in json.loads(row[0]).get("classes", [])]
+    return [str(name) for name in json.loads(row[0]).get("classes", [])]
+
+
+def link_model_classes(conn: sqlite3.Connection, model_id: int) -> None:
+    """Remember, by class id, which project class each model class means (in the caller's
+    transaction), so a later rename does not disconnect the model from the class."""
+    value = json.dumps(model_class_ids(conn, model_id))
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (_link_key(model_id), value),
+    )
+
+
+def _linked_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_link_key(model_id),)).fetchone()
+    if row is None:
+        return []
+    try:
+        ids = json.loads(row[0])
+    except ValueError:
+        return []  # a damaged link only costs the rename memory; names still match
+    if not isinstance(ids, list):
+        return []
+    return [i if isinstance(i, int) else None for i in ids]
+
+
+def _link_key(model_id: int) -> str:
+    return f"model_class_ids.{model_id}"
 
 
 def _model(row: tuple) -> ModelRecord:

@@ -38,7 +38,12 @@ class ClassRecord:
 
 @dataclass(frozen=True, slots=True)
 class ImageRow:
-    """What one grid tile needs; predictions are those of the current model (or None)."""
+    """What one grid tile needs; predictions are those of the current model (or None).
+
+    ``predicted_id`` is the project class the prediction maps to (None when the project has no
+    such class); ``predicted_name`` is the model's own class name, so a prediction for a class the
+    project lacks can still be shown.
+    """
 
     id: int
     path: str
@@ -49,6 +54,7 @@ class ImageRow:
     predicted_id: int | None
     confidence: float | None
     margin: float | None
+    predicted_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,14 +27,19 @@ BATCH_SIZE = 500
 
 
 def scan(
-    paths: Iterable[str | os.PathLike[str]], *, cancel: Cancel = None, batch_size: int = BATCH_SIZE
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    cancel: Cancel = None,
+    batch_size: int = BATCH_SIZE,
+    first_batch: int | None = None,
 ) -> Iterator[ScanBatch]:
     """Yield batches of image files found in ``paths`` (folders recursively, or single files).
 
     Paths are absolute with symbolic links in the dropped paths themselves resolved, so the same
     folder dropped twice (or via a link) gives the same paths. Each file is yielded once.
+    A smaller ``first_batch`` lets a window show the first screenful sooner.
     """
-    walker = _Walker(batch_size)
+    walker = _Walker(batch_size, first_batch)
     folders: list[str] = []
     for raw in paths:
         path = os.path.realpath(os.path.expanduser(os.fspath(raw)))
@@ -63,8 +68,9 @@ def _file_reason(path: str) -> str | None:
 class _Walker:
     """Walk state shared across dropped folders: visited folders, seen files, the open batch."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, first_batch: int | None = None) -> None:
         self.batch_size = max(1, batch_size)
+        self.limit = max(1, min(first_batch or self.batch_size, self.batch_size))
         self.visited: set[tuple[int, int]] = set()
         self.seen: set[str] = set()
         self.files: list[FoundFile] = []
@@ -90,6 +96,7 @@ class _Walker:
     def flush(self) -> ScanBatch:
         batch = ScanBatch(self.files, self.skipped, self.folders_done, self.files_found)
         self.files, self.skipped = [], []
+        self.limit = self.batch_size
         return batch
 
     def walk(self, root: str, cancel: Cancel) -> Iterator[ScanBatch]:
@@ -104,7 +111,7 @@ class _Walker:
                 elif is_image_path(entry.name):
                     reason = None if _is_file(entry) else "broken symbolic link or not a file"
                     self.add_file(entry.path, reason)
-                    if len(self.files) >= self.batch_size:
+                    if len(self.files) >= self.limit:
                         yield self.flush()
                         if is_cancelled(cancel):
                             return

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 
 from desktop.core.csv_io import import_label_csv
@@ -23,11 +24,17 @@ from desktop.core.records import ImportSummary, Skipped
 from desktop.core.scanner import detect_class_folders, scan
 from desktop.ui.grid_model import Tile
 from desktop.ui.grid_view import paths_from_mime
+from desktop.ui.session import tile_from_row
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+FIRST_BATCH = 100
+"""The first scan batch is small so the first screenful shows at once; later ones are larger."""
+FLUSH_MS = 250
+"""Later batches are gathered and shown together at most this often."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,11 @@ class Ingest:
         self.window = window
         self.skipped: list[Skipped] = []
         self.offers: list[ClassFolders] = []
+        self._arrived: list[Tile] = []
+        self._flush_timer = QTimer(window)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
         window.grid.thumbnailFailed.connect(self.flag_unreadable)
 
     # --- entry points ------------------------------------------------------------------------
@@ -106,10 +118,15 @@ class Ingest:
     def _scan_job(
         self, paths: list[Path], cancel: threading.Event
     ) -> Iterator[Added | ClassFolders]:
+        """Runs on the worker thread: commit each batch, then read its rows back from the store,
+        so files the project already knew arrive with their labels, predictions and status."""
         project = self.window.session.require()
-        for batch in scan(paths, cancel=cancel):
-            ids = project.add_images(batch.files) if batch.files else []
-            tiles = [Tile(i, f.path) for i, f in zip(ids, batch.files, strict=True)]
+        names = {c.id: c.name for c in project.classes()}
+        for batch in scan(paths, cancel=cancel, first_batch=FIRST_BATCH):
+            tiles: list[Tile] = []
+            if batch.files:
+                ids = project.add_images(batch.files)
+                tiles = [tile_from_row(row, names) for row in project.image_rows(ids=ids)]
             yield Added(tiles, batch.skipped, batch.files_found)
         for folder in paths:
             if folder.is_dir() and not cancel.is_set():
@@ -119,18 +136,31 @@ class Ingest:
 
     def _on_item(self, item: Added | ClassFolders) -> None:
         if isinstance(item, Added):
-            self.window.grid.append_tiles(item.tiles)
+            self._arrived.extend(item.tiles)
+            if self.window.grid.rowCount() == 0:
+                self._flush()  # the first screenful at once
+            elif not self._flush_timer.isActive():
+                self._flush_timer.start()
             self.skipped.extend(item.skipped)
             self.window.status.update(0, None, f"Adding images… {item.files_found:,} found")
         else:
             self.offers.append(item)
 
+    def _flush(self) -> None:
+        """Show what arrived since the last flush: every insert makes the view lay out and
+        repaint, so a few per second keep a 100,000-file scan from stuttering."""
+        self._flush_timer.stop()
+        tiles, self._arrived = self._arrived, []
+        self.window.grid.update_tiles(tiles)  # known files: status may have changed
+        self.window.grid.append_tiles(tiles)  # new files: one insert
+
     def _on_done(self, completed: bool) -> None:
+        self._flush()
         shown = self.window.grid.rowCount()
         note = "" if completed else " (cancelled)"
         extra = f", {len(self.skipped)} skipped" if self.skipped else ""
         self.window.status.finish(f"{shown:,} images in the project{extra}{note}")
-        self.window.reload_tiles()  # known files may have changed status on re-adding
+        self.window.show_current()
         for offer in self.offers:
             self.offer_class_folders(offer)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.errors import InvalidAction
+from desktop.core.errors import InvalidAction, ProjectError
 from desktop.core.records import Action, ClassRecord, ImageRow
 from desktop.core.store import Project
 from desktop.ui.grid_model import Tile
@@ -31,6 +31,7 @@ class Session(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self._stepped: Action | None = None  # the action the last undo/redo moved over
         self.history = HistoryMirror(self)
         self.history.changed.connect(self._after_history_step)
 
@@ -49,7 +50,7 @@ class Session(QObject):
         project = Project.open(path, read_only=read_only)
         self.close()
         self.project = project
-        self.history.attach(project.undo, project.redo, self._history)
+        self.history.attach(self._undo_step, self._redo_step, self._history)
         self.projectOpened.emit()
 
     def close(self) -> None:
@@ -70,13 +71,11 @@ class Session(QObject):
         return next((c for c in self.classes() if c.shortcut == key), None)
 
     def tiles(self, ids: Iterable[int] | None = None) -> list[Tile]:
+        """Tiles of all images, or only of ``ids`` (one small query, not a full reload)."""
         if self.project is None:
             return []
         names = {c.id: c.name for c in self.project.classes()}
-        rows = self.project.image_rows()
-        if ids is not None:
-            wanted = set(ids)
-            rows = [r for r in rows if r.id in wanted]
+        rows = self.project.image_rows(ids=None if ids is None else list(ids))
         return [tile_from_row(r, names) for r in rows]
 
     def top_k(self, image_id: int) -> list[tuple[str, float]]:
@@ -126,6 +125,8 @@ class Session(QObject):
 
     def _done(self, action: Action, labels: Sequence[int] = (), all_tiles: bool = False) -> Action:
         self.history.record(action)
+        if not labels:
+            self._relink_model_classes()
         if all_tiles:
             self.classesChanged.emit()
             self.everythingChanged.emit()
@@ -135,13 +136,44 @@ class Session(QObject):
             self.classesChanged.emit()
         return action
 
+    def _undo_step(self) -> Action | None:
+        self._stepped = None
+        self._stepped = self.require().undo()
+        return self._stepped
+
+    def _redo_step(self) -> Action | None:
+        self._stepped = None
+        self._stepped = self.require().redo()
+        return self._stepped
+
     def _after_history_step(self) -> None:
+        """Reload only the images an undone/redone label action touched; class actions (and
+        anything unknown) reload everything, since names and colours may have changed."""
+        stepped, self._stepped = self._stepped, None
+        touched = None
+        if stepped is not None and self.project is not None:
+            touched = self.project.labels_touched_by(stepped.id)
+        if touched is not None:
+            self.labelsChanged.emit(touched)
+            return
+        self._relink_model_classes()
         self.classesChanged.emit()
         self.everythingChanged.emit()
 
+    def _relink_model_classes(self) -> None:
+        """After class changes, let models forget deleted classes (their ids may be reused)."""
+        project = self.project
+        if project is None or project.read_only:
+            return
+        try:
+            project.relink_model_classes()
+        except ProjectError:
+            log.exception("could not update the model's class links")
+
 
 def tile_from_row(row: ImageRow, class_names: dict[int, str]) -> Tile:
-    """A store row as the grid shows it: class ids become names."""
+    """A store row as the grid shows it: class ids become names; a prediction for a class the
+    project lacks shows the model's own name."""
     return Tile(
         image_id=row.id,
         path=row.path,
@@ -149,7 +181,7 @@ def tile_from_row(row: ImageRow, class_names: dict[int, str]) -> Tile:
         error=row.error,
         label=class_names.get(row.label_id) if row.label_id is not None else None,
         label_source=row.label_source,
-        prediction=class_names.get(row.predicted_id) if row.predicted_id is not None else None,
+        prediction=class_names.get(row.predicted_id, row.predicted_name),
         confidence=row.confidence,
         margin=row.margin,
     )

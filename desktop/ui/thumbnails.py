@@ -1,10 +1,15 @@
-"""Thumbnails made off the GUI thread, cached on disk and in memory, newest request first.
+"""Thumbnails made off the GUI thread, cached on disk and in memory, what is on screen first.
 
-Thumbnails are decoded by ``trainer.contract.open_image`` so a tile shows the orientation the model
-sees. The disk cache key is path + size + mtime (read in the worker, so the GUI thread never
-stats files), so an edited file gets a fresh thumbnail and an unchanged one is never decoded
-twice. Requests are served last-in-first-out: the tiles painted most recently are the ones on
-screen, so scrolling through 100,000 images shows what is visible first.
+Thumbnails are decoded by ``trainer.contract.open_image`` at thumbnail size (JPEG draft mode), so a
+tile shows the orientation the model sees and a 12 MP photo costs a fraction of a full decode. The
+disk cache key is path + size + mtime (read in the worker, so the GUI thread never stats files): an
+edited file gets a fresh thumbnail and an unchanged one is never decoded twice, even after a
+restart. Several worker threads decode at once (Pillow releases the GIL while decoding).
+
+Order: the tiles a view paints in one pass are the ones on screen, so requests made in the same
+pass form a "generation". The newest generation is served first, top-left to bottom-right; older
+ones (tiles that scrolled away) wait, and beyond a few screens' worth they are dropped: a tile that
+comes back into view asks again when it is painted.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from desktop.core.paths import thumbnail_cache_dir
@@ -105,18 +110,19 @@ class ThumbnailLoader(QObject):
         memory_items: int = 1500,
         threads: int | None = None,
         parent: QObject | None = None,
+        pool: QThreadPool | None = None,
     ) -> None:
+        """``pool`` lets several loaders (or a loader and other image work) share threads."""
         super().__init__(parent)
         self.cache_dir = cache_dir or thumbnail_cache_dir()
         self._memory_items = memory_items
         self._pixmaps: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
-        self._pending: OrderedDict[ThumbKey, None] = OrderedDict()
+        self._queue = _RequestQueue()
         self._in_flight: set[ThumbKey] = set()
         self.errors: dict[ThumbKey, str] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(
-            threads or max(1, QThreadPool.globalInstance().maxThreadCount() - 1)
-        )
+        self._pool = pool or QThreadPool(self)
+        if pool is None or threads:
+            self._pool.setMaxThreadCount(threads or default_threads())
         self.signals = _Signals()
         self.signals.done.connect(self._on_done)
         self.signals.failed.connect(self._on_failed)
@@ -136,29 +142,35 @@ class ThumbnailLoader(QObject):
         return None
 
     def pending_count(self) -> int:
-        return len(self._pending) + len(self._in_flight)
+        return len(self._queue) + len(self._in_flight)
+
+    def pending_keys(self) -> list[ThumbKey]:
+        """Queued requests in the order they will be served (for tests and diagnostics)."""
+        return self._queue.in_order()
 
     def forget_pending(self) -> None:
         """Drop queued requests (e.g. after a jump far away); visible tiles will ask again."""
-        self._pending.clear()
+        self._queue.clear()
 
     def wait_idle(self, msecs: int = 30_000) -> bool:
         return self._pool.waitForDone(msecs)
 
     def shutdown(self) -> None:
-        self._pending.clear()
+        self._queue.clear()
         self._pool.waitForDone()
 
     def _request(self, key: ThumbKey) -> None:
         if key in self._in_flight:
             return
-        self._pending[key] = None
-        self._pending.move_to_end(key)
+        if self._queue.push(key):
+            # Everything asked for until the event loop turns belongs to this paint pass.
+            QTimer.singleShot(0, self._queue.close_generation)
+        self._queue.drop_oldest(max(256, self._memory_items))
         self._dispatch()
 
     def _dispatch(self) -> None:
-        while self._pending and len(self._in_flight) < self._pool.maxThreadCount():
-            key, _ = self._pending.popitem(last=True)  # newest first: what is on screen now
+        while self._queue and len(self._in_flight) < self._pool.maxThreadCount():
+            key = self._queue.pop()
             self._in_flight.add(key)
             self._pool.start(_Task(self, key))
 
@@ -178,3 +190,67 @@ class ThumbnailLoader(QObject):
     def _trim(self) -> None:
         while len(self._pixmaps) > self._memory_items:
             self._pixmaps.popitem(last=False)
+
+
+def default_threads() -> int:
+    """Decoding threads: every core, at least two (one waits on the disk while one decodes)."""
+    return max(2, min(8, QThread.idealThreadCount()))
+
+
+class _RequestQueue:
+    """Pending thumbnail requests grouped by paint pass: newest pass first, each in paint order."""
+
+    def __init__(self) -> None:
+        self._generations: list[OrderedDict[ThumbKey, None]] = []
+        self._home: dict[ThumbKey, OrderedDict[ThumbKey, None]] = {}  # key -> its pass
+        self._open = False
+
+    def __len__(self) -> int:
+        return len(self._home)
+
+    def __bool__(self) -> bool:
+        return bool(self._home)
+
+    def push(self, key: ThumbKey) -> bool:
+        """Queue ``key`` in the current pass (moving it out of an older one); True if the pass
+        is new, so the caller can close it when the event loop turns."""
+        opened = not self._open
+        if opened:
+            self._generations.append(OrderedDict())
+            self._open = True
+        current = self._generations[-1]
+        home = self._home.get(key)
+        if home is not None and home is not current:
+            del home[key]
+        current[key] = None
+        self._home[key] = current
+        return opened
+
+    def close_generation(self) -> None:
+        self._open = False
+        self._generations = [g for g in self._generations if g]
+
+    def pop(self) -> ThumbKey:
+        """The next request to serve; the caller checks the queue is not empty."""
+        for generation in reversed(self._generations):
+            if generation:
+                key = generation.popitem(last=False)[0]
+                del self._home[key]
+                return key
+        raise IndexError("no thumbnail requests are queued")
+
+    def drop_oldest(self, limit: int) -> None:
+        """Forget the oldest requests beyond ``limit``: those tiles scrolled out of view."""
+        for generation in self._generations:
+            while len(self._home) > limit and generation:
+                del self._home[generation.popitem(last=False)[0]]
+            if len(self._home) <= limit:
+                return
+
+    def in_order(self) -> list[ThumbKey]:
+        return [key for generation in reversed(self._generations) for key in generation]
+
+    def clear(self) -> None:
+        self._generations = []
+        self._home = {}
+        self._open = False

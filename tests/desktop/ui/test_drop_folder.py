@@ -62,6 +62,9 @@ def test_broken_files_get_a_warning_tile_with_reason(window, shapes_dir, qtbot, 
     window.answers = [False]  # do not import the class folders
     drop(window.view.viewport(), [shapes_dir])
     wait_idle(window)
+    # Files are decoded (and so found unreadable) when their thumbnails are made for the screen.
+    unreadable = lambda: sum(window.grid.tile(r).status == "unreadable" for r in range(12))  # noqa: E731
+    qtbot.waitUntil(lambda: unreadable() == 3, timeout=30_000)
 
     window.proxy.set_filter(Filter(Show.UNREADABLE))
     qtbot.waitUntil(lambda: window.proxy.rowCount() == 3, timeout=30_000)
