@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -57,6 +57,10 @@ def open_window(paths: Sequence[Path] = (), project: Path | None = None):
     rest = [p for p in paths if p not in projects]
     if rest:
         window.ingest.add_paths(rest)
+    else:
+        from desktop.ui.sample import offer_on_first_run
+
+        QTimer.singleShot(0, lambda: offer_on_first_run(window))  # once the window is shown
     return window
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from desktop.ui.sample import open_sample
+
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
@@ -87,6 +89,9 @@ def build(window: MainWindow) -> Actions:
         view_menu.addAction(dock.toggleViewAction())
     add(view_menu, "Bigger Thumbnails", lambda: _step_size(window, +1), Key.ZoomIn)
     add(view_menu, "Smaller Thumbnails", lambda: _step_size(window, -1), Key.ZoomOut)
+
+    help_menu = bar.addMenu("&Help")
+    add(help_menu, "Open Sample Project", lambda: open_sample(window))
     return actions
 
 

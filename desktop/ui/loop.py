@@ -53,6 +53,21 @@ class IdsFilter(Filter):
         return tile.image_id in self.image_ids
 
 
+def when_idle(window: MainWindow, callback: Callable[[], None]) -> None:
+    """Call back once the window's background job (a scan or a classification) has finished."""
+    timer = QTimer(window)
+    timer.setInterval(IDLE_POLL_MS)
+
+    def check() -> None:
+        if not window.status.busy() and not window.workers.busy():
+            timer.stop()
+            timer.deleteLater()
+            callback()
+
+    timer.timeout.connect(check)
+    timer.start()
+
+
 def install_loop(window: MainWindow) -> Loop:
     """Add the Model menu, the Models / Evaluation / Review docks and their wiring to ``window``.
 
@@ -179,7 +194,7 @@ class Loop(QObject):
             self.window.show_error(f"v{model_id} was added but could not be loaded.")
             return
         self.window.classifier.classify_all()
-        self._when_idle(self.refresh_analysis)
+        when_idle(self.window, self.refresh_analysis)
 
     # --- Model → Quick Retrain -----------------------------------------------------------------
     def quick_retrain(self) -> None:
@@ -273,7 +288,7 @@ class Loop(QObject):
         self._load_current()
         if project.unpredicted_image_ids(model_id):
             self.window.classifier.classify_unpredicted()
-        self._when_idle(self.refresh_analysis)
+        when_idle(self.window, self.refresh_analysis)
 
     def refresh_models(self) -> None:
         project = self.window.session.project
@@ -355,17 +370,3 @@ class Loop(QObject):
         worker = window.workers.run(make, on_item, done, window.show_error)
         window.status.start(text, worker.cancel)
         return True
-
-    def _when_idle(self, callback: Callable[[], None]) -> None:
-        """Call back once the window's background job (a reclassification) has finished."""
-        timer = QTimer(self)
-        timer.setInterval(IDLE_POLL_MS)
-
-        def check() -> None:
-            if not self.window.status.busy() and not self.window.workers.busy():
-                timer.stop()
-                timer.deleteLater()
-                callback()
-
-        timer.timeout.connect(check)
-        timer.start()
