@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, Signal
+
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
 from desktop.core.errors import ProjectError
 from desktop.core.inference import InferenceError, ModelSession, open_session
@@ -38,8 +40,12 @@ class Classified:
     total: int | None
 
 
-class Classifier:
+class Classifier(QObject):
+    modelChanged = Signal()
+    """The model in use was opened, switched or dropped (the models list follows it)."""
+
     def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
         self.window = window
         self.model: ModelSession | None = None
         self.model_id: int | None = None
@@ -81,12 +87,14 @@ class Classifier:
         model_id = project.current_model_id() if project else None
         if model_id is None:
             self.window.status.set_provider("No model: File → Open Model…")
+            self.modelChanged.emit()
             return
         record = project.model(model_id)
         try:
             session = self._load(Path(record.path))
         except (ModelFileError, InferenceError) as exc:
             self.window.status.set_provider(f"Model unavailable: {exc}")
+            self.modelChanged.emit()
             return
         self._use(session, model_id)
 
@@ -97,6 +105,7 @@ class Classifier:
     def _use(self, session: ModelSession, model_id: int) -> None:
         self.model, self.model_id = session, model_id
         self.window.status.set_provider(f"{session.model.path.name} on {session.report}")
+        self.modelChanged.emit()
 
     def _offer_missing_classes(self, names: Sequence[str]) -> bool:
         """Predictions show only for classes the project has, so offer to add the model's."""

@@ -149,6 +149,7 @@ class Loop(QObject):
     def _connect(self) -> None:
         session = self.window.session
         session.projectOpened.connect(self._on_project_opened)
+        self.window.classifier.modelChanged.connect(self.refresh_models)
         session.history.changed.connect(self._sync_review_with_history)  # after undo or redo
         self.dialog.trained.connect(self._on_trained)
         self.dialog.failed.connect(self._show_error)

@@ -39,6 +39,8 @@ def test_open_model_and_classify_streams_predictions(classified):
     assert correct / len(tiles) > 0.6  # the tiny model learned something
     assert window.classifier.last_run == (len(tiles), 0, True)
     assert "CPU" in window.status.provider_label.text()
+    versions = window.loop.models_panel.versions  # the opened model is listed as a version
+    assert versions.rowCount() == 1 and versions.record(0).id == window.classifier.model_id
     with sqlite3.connect(window.session.path) as conn:
         assert conn.execute("SELECT count(*) FROM predictions").fetchone()[0] == len(tiles)
     window.view.select_row(0)
