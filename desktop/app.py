@@ -57,10 +57,6 @@ def open_window(paths: Sequence[Path] = (), project: Path | None = None):
     rest = [p for p in paths if p not in projects]
     if rest:
         window.ingest.add_paths(rest)
-    else:
-        from desktop.ui.sample import offer_on_first_run
-
-        QTimer.singleShot(0, lambda: offer_on_first_run(window))  # once the window is shown
     return window
 
 
@@ -70,4 +66,8 @@ def run_gui(argv: Sequence[str]) -> int:
     app = application()
     window = open_window(args.paths, args.project)
     window.show()
+    if not args.paths:
+        from desktop.ui.sample import offer_on_first_run
+
+        QTimer.singleShot(0, lambda: offer_on_first_run(window))  # a question, once it is shown
     return app.exec()
