@@ -122,9 +122,9 @@ class GridModel(QAbstractListModel):
         if role == Role.UNREADABLE:
             return tile.unreadable
         if role == Role.THUMBNAIL:
-            return self._thumbnail(tile)
+            return self.thumbnail(tile)
         if role == Role.THUMB_ERROR:
-            return self._thumbs.errors.get(self._key(tile))
+            return self.thumb_error(tile)
         if role == Role.COLOUR:
             return self.colour(tile.label if tile.label is not None else tile.prediction)
         return None
@@ -212,7 +212,16 @@ class GridModel(QAbstractListModel):
     def _key(self, tile: Tile) -> ThumbKey:
         return ThumbKey(tile.path, self.thumb_size)
 
-    def _thumbnail(self, tile: Tile) -> object:
+    def thumb_error(self, tile: Tile) -> str | None:
+        """Why this tile's thumbnail could not be made, if it failed."""
+        return self._thumbs.errors.get(self._key(tile))
+
+    def thumbnail(self, tile: Tile) -> object:
+        """The pixmap if ready; otherwise None, and the tile is queued (visible tiles ask first).
+
+        The tile painter calls this directly: one Python call per painted tile instead of a round
+        trip through Qt's QVariant for each role.
+        """
         if tile.unreadable:
             return None
         key = self._key(tile)

@@ -7,11 +7,11 @@ shown under the label in red. Unreadable files get a warning tile with the reaso
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QAbstractProxyModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.ui.grid_model import Role, Tile
+from desktop.ui.grid_model import GridModel, Role, Tile
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -40,13 +40,53 @@ def label_text(tile: Tile) -> str:
     return "unlabelled"
 
 
+def grid_model_of(index: Index) -> GridModel:
+    """The GridModel behind ``index``, through any proxies in between."""
+    model = index.model()
+    while isinstance(model, QAbstractProxyModel):
+        model = model.sourceModel()
+    return model  # type: ignore[return-value]
+
+
+class Fonts:
+    """The few fonts a tile uses, with their metrics, made once per base font.
+
+    Painting runs for every visible tile on every repaint; building QFont and QFontMetrics there
+    each time was most of its cost, and while a scan thread holds the GIL each Python call in
+    paint is a chance to wait for it.
+    """
+
+    def __init__(self, base: QFont) -> None:
+        self.key = base.key()
+        self.line = QFontMetrics(base).height() + 4
+        self.label = QFont(base)
+        self.label.setBold(True)
+        self.guess = QFont(base)
+        self.guess.setItalic(True)
+        self.plain = QFont(base)
+        self.small = QFont(base)
+        self.small.setPointSizeF(max(7.0, base.pointSizeF() * 0.85))
+        self._metrics = [
+            (font, QFontMetrics(font)) for font in (self.label, self.guess, self.plain, self.small)
+        ]
+
+    def metrics_of(self, font: QFont) -> QFontMetrics:
+        return next(metrics for known, metrics in self._metrics if known is font)
+
+
 class TileDelegate(QStyledItemDelegate):
     def __init__(self, thumb_size: int = 128, parent=None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self._fonts: Fonts | None = None
+
+    def fonts(self, base: QFont) -> Fonts:
+        if self._fonts is None or self._fonts.key != base.key():
+            self._fonts = Fonts(base)
+        return self._fonts
 
     def tile_size(self, font: QFont) -> QSize:
-        line = QFontMetrics(font).height() + 4
+        line = self.fonts(font).line
         return QSize(self.thumb_size + 2 * PAD, self.thumb_size + 3 * PAD + CHIP_LINES * line)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
@@ -56,8 +96,7 @@ class TileDelegate(QStyledItemDelegate):
         tile: Tile | None = index.data(Role.TILE)
         if tile is None:
             return
-        grid = index.model()
-        colour_of = getattr(grid, "colour", None) or getattr(grid.sourceModel(), "colour", None)
+        grid = grid_model_of(index)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect
@@ -66,35 +105,28 @@ class TileDelegate(QStyledItemDelegate):
             painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight).lighter(160))
         thumb_rect = QRect(rect.x() + PAD, rect.y() + PAD, self.thumb_size, self.thumb_size)
         if tile.unreadable:
-            self._paint_warning(painter, thumb_rect, tile.error or "unreadable")
+            reason = tile.error or "unreadable"
+            self._paint_warning(painter, self.fonts(option.font), thumb_rect, reason)
         else:
-            error = index.data(Role.THUMB_ERROR)
+            error = grid.thumb_error(tile)
             if error:
-                self._paint_warning(painter, thumb_rect, error)
+                self._paint_warning(painter, self.fonts(option.font), thumb_rect, error)
             else:
-                self._paint_thumbnail(painter, thumb_rect, index.data(Role.THUMBNAIL))
+                self._paint_thumbnail(painter, thumb_rect, grid.thumbnail(tile))
+        fonts = self.fonts(option.font)
         text_top = thumb_rect.bottom() + PAD
-        line = QFontMetrics(option.font).height() + 4
-        chip = QRect(rect.x() + PAD, text_top, self.thumb_size, line)
+        chip = QRect(rect.x() + PAD, text_top, self.thumb_size, fonts.line)
         shown_class = tile.label if tile.label is not None else tile.prediction
-        colour = colour_of(shown_class) if shown_class else None
-        self._paint_chip(painter, option.font, chip, tile, colour or NO_CLASS)
+        colour = grid.colour(shown_class) if shown_class else None
+        self._paint_chip(painter, fonts, chip, tile, colour or NO_CLASS)
+        second = QRect(chip.x(), chip.bottom() + 1, chip.width(), fonts.line)
         if tile.disagrees:
             conf = "" if tile.confidence is None else f" {tile.confidence:.0%}"
-            second = QRect(chip.x(), chip.bottom() + 1, chip.width(), line)
-            self._paint_text(
-                painter, option.font, second, f"model: {tile.prediction}{conf}", DISAGREE
-            )
+            text = f"model: {tile.prediction}{conf}"
+            self._paint_text(painter, fonts, fonts.plain, second, text, DISAGREE)
         else:
-            second = QRect(chip.x(), chip.bottom() + 1, chip.width(), line)
-            self._paint_text(
-                painter,
-                option.font,
-                second,
-                tile.name,
-                option.palette.color(QPalette.ColorRole.Text),
-                small=True,
-            )
+            text_colour = option.palette.color(QPalette.ColorRole.Text)
+            self._paint_text(painter, fonts, fonts.small, second, tile.name, text_colour)
         if selected:
             pen = QPen(option.palette.color(QPalette.ColorRole.Highlight), 3)
             painter.setPen(pen)
@@ -111,41 +143,38 @@ class TileDelegate(QStyledItemDelegate):
         y = rect.y() + (rect.height() - scaled.height()) // 2
         painter.drawPixmap(QRect(x, y, scaled.width(), scaled.height()), pixmap)
 
-    def _paint_warning(self, painter: QPainter, rect: QRect, reason: str) -> None:
+    def _paint_warning(self, painter: QPainter, fonts: Fonts, rect: QRect, reason: str) -> None:
         painter.fillRect(rect, WARNING_BG)
         painter.setPen(QPen(WARNING_FG, 2))
         painter.drawRect(rect.adjusted(1, 1, -1, -1))
-        font = QFont(painter.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        painter.setFont(fonts.small)
         inner = rect.adjusted(6, 6, -6, -6)
         painter.drawText(
             inner, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "⚠ unreadable"
         )
-        body = inner.adjusted(0, QFontMetrics(font).height() + 4, 0, 0)
+        body = inner.adjusted(0, fonts.metrics_of(fonts.small).height() + 4, 0, 0)
         flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
         painter.drawText(body, int(flags), reason)
 
     def _paint_chip(
-        self, painter: QPainter, font: QFont, rect: QRect, tile: Tile, colour: QColor
+        self, painter: QPainter, fonts: Fonts, rect: QRect, tile: Tile, colour: QColor
     ) -> None:
         text = label_text(tile)
-        chip_font = QFont(font)
         if tile.label is not None:
-            chip_font.setBold(True)
+            chip_font = fonts.label
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawRoundedRect(rect, 4, 4)
             fg = readable_text(colour)
         else:
-            chip_font.setItalic(True)
+            chip_font = fonts.guess
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
             painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
             fg = colour.darker(150) if tile.prediction is not None else NO_CLASS
         painter.setFont(chip_font)
         painter.setPen(fg)
-        elided = QFontMetrics(chip_font).elidedText(
+        elided = fonts.metrics_of(chip_font).elidedText(
             text, Qt.TextElideMode.ElideRight, rect.width() - 8
         )
         painter.drawText(
@@ -155,20 +184,13 @@ class TileDelegate(QStyledItemDelegate):
         )
 
     def _paint_text(
-        self,
-        painter: QPainter,
-        font: QFont,
-        rect: QRect,
-        text: str,
-        colour: QColor,
-        small: bool = False,
+        self, painter: QPainter, fonts: Fonts, font: QFont, rect: QRect, text: str, colour: QColor
     ) -> None:
-        f = QFont(font)
-        if small:
-            f.setPointSizeF(max(7.0, f.pointSizeF() * 0.85))
-        painter.setFont(f)
+        painter.setFont(font)
         painter.setPen(colour)
-        elided = QFontMetrics(f).elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 8)
+        elided = fonts.metrics_of(font).elidedText(
+            text, Qt.TextElideMode.ElideMiddle, rect.width() - 8
+        )
         painter.drawText(
             rect.adjusted(4, 0, -4, 0),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
