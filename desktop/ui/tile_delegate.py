@@ -172,25 +172,22 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
             painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4)
             fg = colour.darker(150) if tile.prediction is not None else NO_CLASS
-        painter.setFont(chip_font)
-        painter.setPen(fg)
-        elided = fonts.metrics_of(chip_font).elidedText(
-            text, Qt.TextElideMode.ElideRight, rect.width() - 8
-        )
-        painter.drawText(
-            rect.adjusted(4, 0, -4, 0),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            elided,
-        )
+        self._paint_text(painter, fonts, chip_font, rect, text, fg, Qt.TextElideMode.ElideRight)
 
     def _paint_text(
-        self, painter: QPainter, fonts: Fonts, font: QFont, rect: QRect, text: str, colour: QColor
+        self,
+        painter: QPainter,
+        fonts: Fonts,
+        font: QFont,
+        rect: QRect,
+        text: str,
+        colour: QColor,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
     ) -> None:
+        """One line, elided to fit: file names keep both ends, class names their start."""
         painter.setFont(font)
         painter.setPen(colour)
-        elided = fonts.metrics_of(font).elidedText(
-            text, Qt.TextElideMode.ElideMiddle, rect.width() - 8
-        )
+        elided = fonts.metrics_of(font).elidedText(text, elide, rect.width() - 8)
         painter.drawText(
             rect.adjusted(4, 0, -4, 0),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
