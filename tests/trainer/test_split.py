@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from trainer.split import (
@@ -47,8 +48,14 @@ def test_every_class_of_two_or_more_gets_train_and_val(stems: list[str]) -> None
         assert counts["test"] >= 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: when a class of 5+ files without a test file gains a second val file, "
+    "the test repair switches from train[-1] to val[-1] and moves a file that sat in its own band",
+)
 @settings(max_examples=200)
 @given(names, names)
+@example(old=["0", "1", "3", "0000", "10j1294"], added=["024"])  # found by hypothesis
 def test_adding_files_moves_only_repaired_files(old: list[str], added: list[str]) -> None:
     """A file that sat in its own hash band keeps its split when others join its class."""
     new = old + [stem for stem in added if stem not in old]
