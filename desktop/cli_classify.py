@@ -21,6 +21,7 @@ from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSessio
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import Skipped
 from desktop.core.scanner import scan_all
+from trainer.files import replacing
 
 PROG = "python -m desktop classify"
 CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error")
@@ -151,11 +152,10 @@ def write_predictions(
 
     Returns (classified, unreadable).
     """
-    partial = out.with_name(f".{out.name}.partial")
     progress = _Progress(sys.stderr, len(files))
     classified = unreadable = 0
     try:
-        with partial.open("w", newline="", encoding="utf-8") as stream:
+        with replacing(out) as partial, partial.open("w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream)
             writer.writerow(CSV_COLUMNS)
             items = list(enumerate(files))
@@ -166,9 +166,7 @@ def write_predictions(
                 progress.show(batch.done, unreadable)
             writer.writerows([item.what, "", "", "", item.reason] for item in unusable)
             unreadable += len(unusable)
-        os.replace(partial, out)
     finally:
-        partial.unlink(missing_ok=True)
         progress.finish()
     return classified, unreadable
 

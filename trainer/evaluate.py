@@ -28,6 +28,7 @@ from sklearn.metrics import (
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, InvalidModelInfo, ModelInfo
 from trainer.data import Sample, load_labelled_data, read_images
 from trainer.errors import TrainerError
+from trainer.files import replacing
 from trainer.split import SPLITS, assign_splits
 
 BATCH_SIZE = 64
@@ -176,6 +177,5 @@ def evaluate_data(model_path: Path, data: Path, split: str = "all") -> dict[str,
 def write_json(path: Path, value: Any) -> None:
     """Write JSON under a temporary name, then rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")

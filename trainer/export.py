@@ -10,7 +10,6 @@ appears under a temporary name first and is renamed, so no half-written model.on
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from trainer.evaluate import (
     predict_samples,
     write_json,
 )
+from trainer.files import replacing
 from trainer.models import HEAD_LAYER, export_view
 from trainer.progress import Progress
 from trainer.split import SPLITS, read_split_csv
@@ -131,7 +131,8 @@ def export_onnx(
             f"(max |diff| {parity.max_abs_diff:.2e}, tolerance {tolerance:.0e}, same classes: "
             f"{parity.argmax_agree}); model.onnx was not written. Please report this"
         )
-    _write_atomically(run_dir / ONNX_FILE, data)
+    with replacing(run_dir / ONNX_FILE) as tmp:
+        tmp.write_bytes(data)
     return parity
 
 
@@ -202,15 +203,6 @@ def check_parity(
         embedding_max_abs_diff=float(np.max(np.abs(keras_embedding - onnx_embedding))),
         tolerance=tolerance,
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _read_history(run_dir: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ same data and options give the same model on the same machine.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from trainer.data import TrainingData, tf_dataset
 from trainer.errors import TrainerError
 from trainer.evaluate import write_json
 from trainer.export import HISTORY_FILE, KERAS_FILE, SPLIT_FILE, export_run
+from trainer.files import replacing
 from trainer.models import build_classifier, unfreeze_top_blocks
 from trainer.options import TrainOptions
 from trainer.progress import Progress
@@ -190,9 +190,8 @@ class ProgressCallback(keras.callbacks.Callback):
 
 def save_model(model: keras.Model, path: Path) -> None:
     """Save as .keras under a temporary name first, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        model.save(tmp)
 
 
 def _number(value: Any) -> float | None:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+
+from trainer.files import replacing
 
 SPLITS = ("train", "val", "test")
 TRAIN_FRACTION = 0.70
@@ -85,12 +86,10 @@ def _class_splits(rels: list[str]) -> dict[str, str]:
 
 def write_split_csv(path: Path, rows: Iterable[tuple[str, str, str]]) -> None:
     """Write (path, label, split) rows, sorted by path, to ``path`` via a temporary file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(SPLIT_CSV_COLUMNS)
         writer.writerows(sorted(rows))
-    os.replace(tmp, path)
 
 
 def read_split_csv(path: Path) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from desktop.core.errors import CsvError, ExportError
 from desktop.core.records import ExportSummary, ImportSummary, Skipped
 from trainer.contract import is_image_path
+from trainer.files import replacing
 
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "filepath", "image", "image_path")
 LABEL_COLUMNS = ("label", "class", "class_name", "category")
@@ -221,13 +222,8 @@ def _write_atomically(path: Path, rows: list[list[str]]) -> None:
         raise ExportError(f"{path} is a folder; choose a file name for the CSV.")
     if not path.parent.is_dir():
         raise ExportError(f"The folder {path.parent} does not exist.")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("w", newline="", encoding="utf-8") as handle:
+        with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise ExportError(f"Could not write {path}: {exc.strerror or exc}.") from exc

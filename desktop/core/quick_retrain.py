@@ -11,8 +11,6 @@ the embeddings and must agree with the numpy head; only then is it moved into pl
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +35,7 @@ from desktop.core.onnx_head import (
 )
 from desktop.core.records import PredictionRow
 from desktop.core.version_data import current_or, labelled_embeddings
+from trainer.files import replacing
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -134,13 +133,9 @@ def write_checked(
     Returns the largest probability difference between ONNX Runtime and numpy.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        onnx.save_model(model, temporary)
-        max_diff = check_head_parity(temporary, head, embeddings)
-        os.replace(temporary, destination)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with replacing(destination) as tmp:
+        onnx.save_model(model, tmp)
+        max_diff = check_head_parity(tmp, head, embeddings)
     return max_diff
 
 
