@@ -7,6 +7,7 @@ Nothing to configure: the first start opens a new project in the user's data fol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,8 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.paths import APP_NAME, PROJECT_SUFFIX
-
-ICON = Path(__file__).resolve().parent.parent / "resources" / "icon.svg"
+from desktop.resources import MissingResource, icon_path
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -41,8 +41,9 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     QCoreApplication.setOrganizationName(APP_NAME)
     QCoreApplication.setApplicationName(APP_NAME)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
-    if ICON.is_file():
-        app.setWindowIcon(QIcon(str(ICON)))
+    # An incomplete install still starts without its icon; `pigeonhole --self-test` says why.
+    with contextlib.suppress(MissingResource):
+        app.setWindowIcon(QIcon(str(icon_path(256))))
     return app  # type: ignore[return-value]
 
 
