@@ -7,12 +7,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import filelock
 
 from desktop.core.errors import ProjectError, ProjectLocked, ReadOnlyProject
 from desktop.core.schema import migrate
+
+T = TypeVar("T")
+IN_CHUNK = 900
+"""Values per ``IN (...)``: older SQLite builds bind at most 999 parameters per statement."""
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[tuple[Sequence[T], str]]:
+    """Slices of ``values`` small enough for one ``IN (...)``, each with its ``?,?,…`` marks."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
 
 PathLike = str | os.PathLike[str]
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from desktop.core.connection import in_chunks
 from desktop.core.records import Action
 
 HISTORY_LIMIT = 1000
@@ -26,7 +27,6 @@ TRACKED: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
 }
 
 Row = dict[str, object]
-_CHUNK = 900  # stay under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +71,7 @@ def read_rows(conn: sqlite3.Connection, table: str, keys: list[int]) -> dict[int
     """Current rows of a tracked table by key (absent keys are missing from the result)."""
     key_col, cols, _ = TRACKED[table]
     found: dict[int, Row] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(keys):
         sql = f"SELECT {', '.join(cols)} FROM {table} WHERE {key_col} IN ({marks})"
         for values in conn.execute(sql, chunk):
             row = dict(zip(cols, values, strict=True))

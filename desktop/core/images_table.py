@@ -11,10 +11,10 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
+from desktop.core.connection import in_chunks
 from desktop.core.errors import InvalidAction
 from desktop.core.records import FoundFile, ImageRecord
 
-_CHUNK = 900
 _BATCH = 5000
 
 
@@ -153,8 +153,6 @@ def _as_found(item: str | os.PathLike[str] | FoundFile) -> tuple[str, int | None
 def ids_by_path(conn: sqlite3.Connection, paths: list[str]) -> dict[str, int]:
     """Image ids of the given paths that are in the project (in chunks: SQLite's variable limit)."""
     found: dict[str, int] = {}
-    for start in range(0, len(paths), _CHUNK):
-        chunk = paths[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(paths):
         found.update(conn.execute(f"SELECT path, id FROM images WHERE path IN ({marks})", chunk))
     return found

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import time
 
+from desktop.core.connection import in_chunks
 from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
 from desktop.core.images_table import ids_by_path
@@ -24,7 +25,6 @@ PALETTE = (
 MAX_NAME_LENGTH = 100
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CHUNK = 900
 
 
 # ----------------------------------------------------------------- reading
@@ -84,9 +84,7 @@ def _check_unique(conn: sqlite3.Connection, name: str, except_id: int | None = N
 
 def _check_images(conn: sqlite3.Connection, image_ids: list[int]) -> None:
     found = 0
-    for start in range(0, len(image_ids), _CHUNK):
-        chunk = image_ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(image_ids):
         found += conn.execute(
             f"SELECT count(*) FROM images WHERE id IN ({marks})", chunk
         ).fetchone()[0]
@@ -212,9 +210,7 @@ def accept_predictions(changes: ChangeSet, image_ids: list[int], model_id: int) 
     mapping = model_class_ids(changes.conn, model_id)
     now = time.time()
     afters: dict[int, dict[str, object]] = {}
-    for start in range(0, len(image_ids), _CHUNK):
-        chunk = image_ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(image_ids):
         rows = changes.conn.execute(
             f"SELECT image_id, class_index FROM predictions "
             f"WHERE model_id = ? AND image_id IN ({marks})",

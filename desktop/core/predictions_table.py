@@ -21,8 +21,6 @@ from dataclasses import asdict, is_dataclass
 from desktop.core.errors import InvalidAction
 from desktop.core.records import ModelRecord, PredictionRow
 
-_CHUNK = 900
-
 
 class PredictionsMixin:
     """Model and prediction methods of Project (see store.py for ``_reading``/``_writing``)."""
