@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import platformdirs
 import psutil
 from PIL import Image, ImageDraw
 
@@ -41,10 +40,11 @@ from desktop.cli_classify import main as classify_main
 from desktop.core.classify import cpu_count, decode_chunk
 from desktop.core.inference import open_session
 from desktop.core.model_file import check_model_file
+from desktop.core.paths import cache_dir
 from trainer.contract import INPUT_NAME
 
 SECTION = "Classify a folder (issue 6)"
-CACHE = Path(platformdirs.user_cache_dir("pigeonhole")) / "benchmarks"
+CACHE = cache_dir() / "benchmarks"
 SIZES = {"12 MP": (4000, 3000), "1 MP": (1152, 864)}
 CHUNK = 4
 

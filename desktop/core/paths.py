@@ -36,13 +36,6 @@ def thumbnail_cache_dir() -> Path:
     return folder
 
 
-def models_dir() -> Path:
-    """Where models trained from the app are written by default (created if needed)."""
-    folder = data_dir() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def with_project_suffix(path: Path) -> Path:
     """Add ``.pigeonhole`` to a name typed without it in a save dialog."""
     return (

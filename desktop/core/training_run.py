@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
 from desktop.core.csv_io import write_training_manifest
 from desktop.core.errors import ExportError
 from desktop.core.model_file import ModelFileError, check_model_file
+from desktop.core.paths import data_dir
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -64,7 +63,7 @@ class TrainSettings:
 
 def default_runs_folder() -> Path:
     """Where training runs live: the user's data folder, never next to their images."""
-    return platformdirs.user_data_path("Pigeonhole", appauthor=False) / "runs"
+    return data_dir() / "runs"
 
 
 def new_run_dir(base: Path, now: float | None = None) -> Path:
