@@ -1,7 +1,9 @@
 """Thumbnails made off the GUI thread, cached on disk and in memory, what is on screen first.
 
-Thumbnails are decoded by ``trainer.contract.open_image`` at thumbnail size (JPEG draft mode), so a
-tile shows the orientation the model sees and a 12 MP photo costs a fraction of a full decode. The
+Thumbnails are the preview a camera embedded in the file when it fills the tile with the photo's
+shape (desktop/core/embedded_thumbnail.py: ~1 ms instead of ~40 ms for a 12 MP JPEG), otherwise
+decoded by ``trainer.contract.open_image`` at thumbnail size (JPEG draft mode). Either way a tile
+is upright as the model sees it (the photo's EXIF orientation is applied to its preview). The
 disk cache key is path + size + mtime (read in the worker, so the GUI thread never stats files): an
 edited file gets a fresh thumbnail and an unchanged one is never decoded twice, even after a
 restart. Several worker threads decode at once (Pillow releases the GIL while decoding).
@@ -25,6 +27,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from desktop.core.embedded_thumbnail import embedded_thumbnail
 from desktop.core.paths import thumbnail_cache_dir
 from trainer.contract import UnreadableImage, open_image
 
@@ -58,7 +61,9 @@ def make_thumbnail(key: ThumbKey, cache_dir: Path) -> QImage:
         image = QImage(str(cached))
         if not image.isNull():
             return image
-    img = open_image(key.path, min_size=key.size)
+    img = embedded_thumbnail(key.path, key.size)
+    if img is None:
+        img = open_image(key.path, min_size=key.size)
     img.thumbnail((key.size, key.size), Image.Resampling.BILINEAR)
     _save_quietly(img, cached)
     data = img.tobytes("raw", "RGB")
