@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", required=True, type=Path, help="the .onnx model to use")
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write")
-    parser.add_argument("--batch-size", type=_positive, default=32, help="images per model call")
+    parser.add_argument(
+        "--batch-size", type=_positive, help="images per model call (default: 8 on CPU, 32 on GPU)"
+    )
     parser.add_argument(
         "--provider",
         choices=PROVIDER_CHOICES,

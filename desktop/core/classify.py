@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -43,7 +43,8 @@ class ClassifyError(Exception):
 class ClassifyOptions:
     """How to spread the work; the defaults suit both the window and the CLI."""
 
-    batch_size: int = 32
+    batch_size: int | None = None
+    """Images per model call; None picks ``default_batch_size`` for the session's device."""
     workers: int | None = None
     """Decoding processes: None for one per core, 0 to decode in the calling thread."""
     top_k: int = 5
@@ -51,12 +52,17 @@ class ClassifyOptions:
     """Images per decoding task: small enough that cancelling is quick."""
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ClassifyError(f"batch size must be at least 1 (got {self.batch_size})")
         if self.workers is not None and self.workers < 0:
             raise ClassifyError(f"workers must be 0 or more (got {self.workers})")
         if self.top_k < 1 or self.chunk_size < 1:
             raise ClassifyError("top-k and chunk size must be at least 1")
+
+    @property
+    def images_per_task(self) -> int:
+        """Images per decoding task: a chunk, never more than a batch."""
+        return min(self.chunk_size, self.batch_size or self.chunk_size)
 
 
 @dataclass(frozen=True)
@@ -110,13 +116,14 @@ def classify_images(
     Stops early, with workers shut down, once ``cancel`` is set or the caller stops iterating.
     """
     options = options or ClassifyOptions()
+    if options.batch_size is None:
+        options = replace(options, batch_size=default_batch_size(session))
     if total is None and isinstance(items, Sized):
         total = len(items)
     size = session.model.input_size
-    chunk_size = min(options.chunk_size, options.batch_size)
-    chunks = _chunked(iter(items), chunk_size)
+    chunks = _chunked(iter(items), options.images_per_task)
     decoded = _decode_all(chunks, size, options, total, cancel)
-    batcher: _Batcher[K] = _Batcher(options.batch_size)
+    batcher: _Batcher[K] = _Batcher(options.batch_size or 1)
     done = 0
     try:
         for keys, chunk in decoded:
@@ -134,11 +141,21 @@ def classify_images(
         decoded.close()
 
 
+def default_batch_size(session: ModelSession) -> int:
+    """8 on CPU, 32 on a GPU.
+
+    On CPU a batch of 8 is as fast per image as 32 (EfficientNet-Lite0 at 224 px: 32-34 img/s
+    per core either way) while ONNX Runtime's memory arena, which keeps its peak for the
+    session's life, holds ~100 MB instead of ~400 MB. A GPU needs larger batches to be busy.
+    """
+    return 8 if session.report.name == "CPU" else 32
+
+
 def worker_count(options: ClassifyOptions, total: int | None) -> int:
     """Processes worth starting: none for a job of one chunk, never more than there are chunks."""
     wanted = cpu_count() if options.workers is None else options.workers
     if total is not None:
-        chunks = math.ceil(total / min(options.chunk_size, options.batch_size))
+        chunks = math.ceil(total / options.images_per_task)
         wanted = min(wanted, chunks if chunks > 1 else 0)
     return wanted
 
@@ -171,7 +188,8 @@ def _decode_all(
                 return
             yield [key for key, _ in chunk], decode_chunk([os.fspath(p) for _, p in chunk], size)
         return
-    in_flight_limit = workers * 2 + math.ceil(options.batch_size / options.chunk_size)
+    batch_tasks = math.ceil((options.batch_size or 1) / options.images_per_task)
+    in_flight_limit = workers * 2 + batch_tasks
     executor = ProcessPoolExecutor(
         max_workers=workers, mp_context=_process_context(), initializer=_ignore_interrupts
     )

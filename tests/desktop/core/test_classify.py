@@ -209,3 +209,11 @@ def test_small_jobs_start_no_processes() -> None:
     assert worker_count(ClassifyOptions(workers=4), total=3) == 0
     assert worker_count(ClassifyOptions(workers=4, chunk_size=8), total=17) == 3
     assert worker_count(ClassifyOptions(workers=2), total=None) == 2
+
+
+def test_the_default_batch_suits_the_device(session: ModelSession, folder: Path) -> None:
+    """On CPU, batches of 8 (as fast per image as 32, a quarter of ONNX Runtime's arena)."""
+    assert session.report.name == "CPU"
+    batches = run_all(session, items_of(folder), workers=0)
+    sizes = [len(batch.keys) for batch in batches]  # images per model call
+    assert sizes[:-1] == [8] * (len(sizes) - 1) and 0 < sizes[-1] <= 8
