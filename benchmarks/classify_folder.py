@@ -37,10 +37,11 @@ from PIL import Image, ImageDraw
 
 from benchmarks.common import write_table
 from desktop.cli_classify import main as classify_main
-from desktop.core.classify import cpu_count, decode_chunk
+from desktop.core.classify import cpu_count, decode_chunk, default_batch_size
 from desktop.core.inference import open_session
 from desktop.core.model_file import check_model_file
 from desktop.core.paths import cache_dir
+from tests.camera_jpeg import save_camera_jpeg
 from trainer.contract import INPUT_NAME
 
 SECTION = "Classify a folder (issue 6)"
@@ -70,18 +71,27 @@ def photo_like(width: int, height: int, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(full + noise, 0, 255).astype(np.uint8))
 
 
-def _write_photo(args: tuple[Path, int, int, int]) -> None:
-    path, width, height, seed = args
+def _write_photo(args: tuple[Path, int, int, int, bool]) -> None:
+    path, width, height, seed, preview = args
     partial = path.with_suffix(".partial")
-    photo_like(width, height, seed).save(partial, format="JPEG", quality=90)
+    photo = photo_like(width, height, seed)
+    if preview:
+        save_camera_jpeg(photo, partial, quality=90)
+    else:
+        photo.save(partial, format="JPEG", quality=90)
     partial.replace(path)
 
 
-def ensure_photos(folder: Path, size: tuple[int, int], count: int) -> list[Path]:
-    """``count`` deterministic JPEGs in ``folder``, made once and reused by later runs."""
+def ensure_photos(
+    folder: Path, size: tuple[int, int], count: int, preview: bool = False
+) -> list[Path]:
+    """``count`` deterministic JPEGs in ``folder``, made once and reused by later runs.
+
+    With ``preview`` they carry the 160 px EXIF preview that cameras and phones embed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"photo_{i:05d}.jpg" for i in range(count)]
-    missing = [(p, *size, i) for i, p in enumerate(paths) if not p.exists()]
+    missing = [(p, *size, i, preview) for i, p in enumerate(paths) if not p.exists()]
     if missing:
         print(f"generating {len(missing)} photos in {folder}", file=sys.stderr)
         with ProcessPoolExecutor(cpu_count()) as pool:
@@ -149,9 +159,10 @@ def decode_only(paths: Sequence[Path], size: int, workers: int) -> tuple[float, 
     return rate(len(paths), seconds), np.concatenate([d.pixels for d in decoded])
 
 
-def model_only(model: Path, pixels: np.ndarray, batch_size: int, provider: str) -> float:
+def model_only(model: Path, pixels: np.ndarray, batch_size: int | None, provider: str) -> float:
     """ONNX Runtime alone on pre-decoded pixels, with the cores to itself."""
     session = open_session(check_model_file(model), provider, spinning=True)  # type: ignore[arg-type]
+    batch_size = batch_size or default_batch_size(session)
     session.run(pixels[:batch_size])  # first call allocates and optimises
 
     def run() -> None:
@@ -182,8 +193,9 @@ def peak_memory(process: subprocess.Popen[bytes]) -> int:
 
 
 def classify_argv(folder: Path, model: Path, out: Path, args: argparse.Namespace) -> list[str]:
-    return [str(folder), "--model", str(model), "--out", str(out), "--provider", args.provider,
-            "--batch-size", str(args.batch_size), "--workers", str(args.workers)]  # fmt: skip
+    argv = [str(folder), "--model", str(model), "--out", str(out), "--provider", args.provider,
+            "--workers", str(args.workers)]  # fmt: skip
+    return argv + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
 
 
 def ours(folder: Path, model: Path, count: int, args: argparse.Namespace) -> float:
@@ -256,7 +268,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--count-1mp", type=int, default=1000)
     parser.add_argument("--model", type=Path, help="default: the default backbone, trained once")
     parser.add_argument("--provider", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, help="default: the classify default")
     parser.add_argument("--workers", type=int, default=cpu_count())
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md")
     return parser.parse_args(argv)
@@ -272,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     notes = (
         f"Model: {info.info.backbone} at {info.input_size} px ({len(info.classes)} classes), "
-        f"batch size {args.batch_size}, {args.workers} decoding workers. Photos: generated "
+        f"batch size {args.batch_size or 'default (8 on CPU, 32 on GPU)'}, {args.workers} "
+        "decoding workers. Photos: generated "
         "gradients, shapes and noise saved as JPEG quality 90 (about 3.5 MB at 12 MP). "
         "Targets on 2 cores: ours >= 10 x naive at 12 MP; ours >= 0.85 x the combined limit "
         "1 / (1/decode-only + 1/model-only). 'ours' runs inside the benchmark's process (the "
