@@ -5,18 +5,16 @@ Rule (documented in the README too):
      form ("cats/2024/img_001.jpg"). u < 0.70 is train, u < 0.85 is val, the rest is test.
      Neither the seed, the label nor any other file takes part, so adding, removing or relabelling
      other files never moves a file, and later rounds are compared on the same test images.
-  2. Tiny classes are repaired, one class at a time, only when a split is empty:
-     - a class with >= 2 files and no train file: its file with the lowest u goes to train;
-     - a class with >= 2 files and no val file: its test file with the lowest u goes to val, or,
-       with no test file, its train file with the highest u (train keeps at least one);
-     - a class with >= 5 files and no test file: from val if it has two or more, else from train,
-       the file with the highest u goes to test.
-     Repairs pick the file nearest the empty split's band, so only repaired files ever move
-     when files are added: they return to their own split once the class fills that split
-     itself. Exceptions: a class growing to 5 files, when its first test file is chosen among
-     the existing ones, and (a known defect, pinned as an xfail in tests/trainer/test_split.py) a
-     class of 5+ files without a test file gaining a second val file, when the test repair
-     switches from the top train file to the top val file.
+  2. Tiny classes are repaired, one class at a time, so that a class with >= 2 files has a train
+     and a val file and one with >= 5 files a test file too: while such a split is empty, the
+     first empty one in the order test, val, train takes, from the class's files not moved yet,
+     the one nearest its band in u (ties by path). A moved file never moves again, so a split is
+     repaired at most once and then stays filled; a repair may take a split's last file, which
+     that split's own repair then replaces (a class gets at most two repairs). So in a tiny class
+     a train file can lie above a val file.
+     Each repair takes the first file of a ranking that adding files never changes, so adding
+     files moves only repaired files (back to their band or into another repair), except when
+     the class reaches 2 or 5 files and a new repair picks among the existing files.
 """
 
 from __future__ import annotations
@@ -34,6 +32,14 @@ TRAIN_FRACTION = 0.70
 VAL_FRACTION = 0.15
 MIN_FILES_FOR_TEST = 5
 SPLIT_CSV_COLUMNS = ("path", "label", "split")
+# Each split's band of u, and the class size from which the repairs keep it non-empty, in the
+# order the repairs run (any fixed order keeps the rule stable; this one is the documented one).
+_BANDS = {
+    "train": (0.0, TRAIN_FRACTION),
+    "val": (TRAIN_FRACTION, TRAIN_FRACTION + VAL_FRACTION),
+    "test": (TRAIN_FRACTION + VAL_FRACTION, 1.0),
+}
+_GUARANTEES = (("test", MIN_FILES_FOR_TEST), ("val", 2), ("train", 2))
 
 
 def split_point(rel: str) -> float:
@@ -64,23 +70,25 @@ def assign_splits(items: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _class_splits(rels: list[str]) -> dict[str, str]:
-    """One class's splits: the hash bands, then the repairs for empty splits."""
+    """One class's splits: the hash bands, then the repairs for empty splits.
+
+    Ranking by distance to the band, not by which split a file sits in, is what keeps the choice
+    stable: a file's rank never changes when files are added, so a repair only switches to a
+    newcomer. Taking a split's last file is allowed because refusing it would make the choice
+    depend on counts that change as files are added.
+    """
     points = {rel: split_point(rel) for rel in rels}
     splits = {rel: base_split(rel) for rel in rels}
-    if len(rels) < 2:
-        return splits
-
-    def members(name: str) -> list[str]:
-        return sorted((rel for rel in rels if splits[rel] == name), key=points.__getitem__)
-
-    if not members("train"):
-        splits[min(rels, key=points.__getitem__)] = "train"
-    if not members("val"):
-        test, train = members("test"), members("train")
-        splits[test[0] if test else train[-1]] = "val"
-    if len(rels) >= MIN_FILES_FOR_TEST and not members("test"):
-        val, train = members("val"), members("train")
-        splits[val[-1] if len(val) >= 2 else train[-1]] = "test"
+    guaranteed = [name for name, least in _GUARANTEES if len(rels) >= least]
+    moved: set[str] = set()
+    while empty := [name for name in guaranteed if name not in splits.values()]:
+        low, high = _BANDS[empty[0]]
+        pick = min(
+            (rel for rel in rels if rel not in moved),
+            key=lambda rel: (max(low - points[rel], points[rel] - high, 0.0), rel),
+        )
+        splits[pick] = empty[0]
+        moved.add(pick)
     return splits
 
 
