@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from desktop.ui.grid_model import GridModel, Tile
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader, cache_file, make_thumbnail
 from desktop.ui.workers import Worker
 from trainer.contract import open_image
@@ -124,3 +126,15 @@ def test_recent_projects_are_remembered(window, tmp_path, new_window):
     assert recent[0] == second and recent[1] == tmp_path / "test.pigeonhole"
     assert window.project_files.startup_path() == second
     assert Path(second).is_file()
+
+
+def test_tiles_are_kept_out_of_full_garbage_collections(qtbot, tmp_path):
+    """A full collection walking 100,000 tiles stalled the GUI for ~110 ms mid-scan."""
+    loader = ThumbnailLoader(cache_dir=tmp_path / "cache", threads=1)
+    grid = GridModel(loader)
+    grid.append_tiles(Tile(image_id=i, path=f"/photos/{i}.jpg") for i in range(100))
+    grid.set_tiles([*grid.tiles(), Tile(image_id=100, path="/photos/100.jpg")])
+    walked = {id(obj) for obj in gc.get_objects()}
+    assert not any(id(tile) in walked for tile in grid.tiles())
+    assert grid.rowCount() == 101
+    loader.shutdown()
