@@ -24,7 +24,6 @@ import json
 import os
 import stat
 import struct
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,15 +79,15 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
     path = Path(path)
     try:
         _require_regular_file(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                _refuse_bombs(img)
-                if min_size and img.format == "JPEG":
-                    img.draft("RGB", _draft_request(img, min_size))
-                img.load()
-                oriented = ImageOps.exif_transpose(img)
-                return _to_rgb(oriented)
+        # Pillow warns above MAX_IMAGE_PIXELS; _refuse_bombs refuses at that same limit. (A
+        # warnings filter would not do: filters are process-wide and decoding runs in threads.)
+        with Image.open(path) as img:
+            _refuse_bombs(img)
+            if min_size and img.format == "JPEG":
+                img.draft("RGB", _draft_request(img, min_size))
+            img.load()
+            oriented = ImageOps.exif_transpose(img)
+            return _to_rgb(oriented)
     except UnreadableImage:
         raise
     except FileNotFoundError as exc:

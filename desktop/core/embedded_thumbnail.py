@@ -60,7 +60,7 @@ def embedded_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image |
             rgb = thumb.convert("RGB")
     except (OSError, ValueError, SyntaxError, EOFError, LookupError, TypeError, struct.error):
         return None
-    except (Image.DecompressionBombError, MemoryError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         return None
     transpose = TRANSPOSE.get(orientation)
     return rgb.transpose(transpose) if transpose is not None else rgb
