@@ -288,6 +288,8 @@ Scanning: 100,000 hard links to ten 64 x 48 JPEGs in one folder, dropped on the 
 is the longest gap of a 5 ms QTimer beyond its interval. A stack sampler shows the GUI thread in
 `TileDelegate.paint` (Python, ~1 ms per tile on a loaded machine, ~70 tiles per repaint) waiting
 for the GIL that the scan worker holds; scan batches are therefore shown at most every 250 ms.
+The two worst stalls (~110 ms) were Python's full garbage collections walking every tile; tiles
+are now frozen out of them (`gc.freeze` after each insert, desktop/ui/grid_model.py).
 The machine is shared with other jobs (see the load average), so figures vary between runs.
 """
 
