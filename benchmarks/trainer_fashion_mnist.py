@@ -127,7 +127,12 @@ class Recipe:
 
 def recipes(args: argparse.Namespace) -> list[Recipe]:
     """The default recipe (pretrained, head then fine-tune) and the from-scratch baseline."""
-    shared = {"image_size": args.image_size, "batch_size": args.batch_size, "seed": args.seed}
+    shared = {
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "patience": args.patience,
+    }
     default = Recipe(
         "efficientnet_lite0 (default recipe)",
         shared
@@ -207,6 +212,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--small-cnn-epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience")
     parser.add_argument(
         "--work",
         type=Path,

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fine-tune-epochs", type=int, help="most epochs of fine-tuning (0: off)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--patience", type=int, help="epochs without a better val_loss before a phase stops"
+    )
     _add_progress(train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate an exported model on labelled data")
@@ -98,6 +101,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> None:
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("backbone", "image_size", "epochs", "fine_tune_epochs", "batch_size", "seed")
+    names += ("patience",)
     return {name: getattr(args, name) for name in names}
 
 

@@ -64,3 +64,12 @@ def test_unknown_backbone_is_refused_by_argparse(tmp_path: Path) -> None:
     result = run_trainer("train", tmp_path, "--out", tmp_path / "run", "--backbone", "resnet")
     assert result.returncode == 2
     assert "invalid choice: 'resnet'" in result.stderr
+
+
+def test_patience_is_passed_through_and_checked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_dataset(data, per_class=3, side=16)
+    result = run_trainer("train", data, "--out", tmp_path / "run", "--patience", "0")
+    assert result.returncode == 2
+    assert "error: --patience must be at least 1" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -141,6 +141,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, dict, str]]:
         "unknown backbone": (good, {"backbone": "resnet"}, "unknown backbone 'resnet'"),
         "tiny image size": (good, {"image_size": 4}, "--image-size 4 is out of range"),
         "no epochs": (good, {"epochs": 0}, "--epochs must be at least 1"),
+        "no patience": (good, {"patience": 0}, "--patience must be at least 1"),
         "unknown option": (good, {"colour": "red"}, "unknown training option(s) colour"),
     }
 
@@ -149,7 +150,7 @@ CASES = [
     "missing folder", "empty folder", "one class", "class with one readable image",
     "csv without label column", "csv with a missing file", "csv with an empty label",
     "csv with conflicting labels", "empty csv", "not data", "unknown backbone",
-    "tiny image size", "no epochs", "unknown option",
+    "tiny image size", "no epochs", "no patience", "unknown option",
 ]  # fmt: skip
 
 
