@@ -77,6 +77,7 @@ def build(window: MainWindow) -> Actions:
     add(edit_menu, "Accept Prediction", window.labelling.accept_predictions)
     add(edit_menu, "Clear Label", lambda: window.labelling.label_as(None))
     add(edit_menu, "Add Class…", window.classes_panel.add, "Ctrl+Shift+N")
+    add(edit_menu, "Find…", lambda: _focus_search(window), Key.Find)
 
     classify_menu = bar.addMenu("&Classify")
     add(classify_menu, "Classify All", classifier.classify_all, "Ctrl+R")
@@ -108,3 +109,8 @@ def _fill_recent(window: MainWindow, menu: QMenu) -> None:
         action.triggered.connect(lambda _=False, p=path: window.project_files.open_path(p))
     if not recent:
         menu.addAction("No recent projects").setEnabled(False)
+
+
+def _focus_search(window: MainWindow) -> None:
+    window.filter_bar.search.setFocus()
+    window.filter_bar.search.selectAll()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QWidget,
+)
 
 from desktop.ui.filter_proxy import Filter, Show, SortBy
 
 THUMB_SIZES = (64, 96, 128, 160, 192, 256)
+SEARCH_PAUSE_MS = 200
+"""Typing pauses this long before the grid filters: each pass over 100,000 tiles costs ~0.2 s."""
 _NEEDS_CLASS = (Show.LABELLED_AS, Show.PREDICTED_AS)
 
 
@@ -37,6 +47,13 @@ class FilterBar(QWidget):
         self.size_slider.setRange(0, len(THUMB_SIZES) - 1)
         self.size_slider.setFixedWidth(110)
         self.size_slider.setToolTip("Thumbnail size")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search names and folders")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(160)
+        self._search_pause = QTimer(self)
+        self._search_pause.setSingleShot(True)
+        self._search_pause.setInterval(SEARCH_PAUSE_MS)
         self.count_label = QLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -44,6 +61,7 @@ class FilterBar(QWidget):
             layout.addWidget(widget)
         for widget in (QLabel("Sort"), self.sort_box, self.order_box):
             layout.addWidget(widget)
+        layout.addWidget(self.search)
         layout.addStretch(1)
         layout.addWidget(self.count_label)
         layout.addWidget(QLabel("Size"))
@@ -51,6 +69,8 @@ class FilterBar(QWidget):
         self.show_box.currentIndexChanged.connect(self._emit_filter)
         self.class_box.currentIndexChanged.connect(self._emit_filter)
         self.threshold.valueChanged.connect(self._emit_filter)
+        self.search.textChanged.connect(self._search_pause.start)
+        self._search_pause.timeout.connect(self._emit_filter)
         self.sort_box.currentIndexChanged.connect(self._emit_sort)
         self.order_box.currentIndexChanged.connect(self._emit_sort)
         self.size_slider.valueChanged.connect(lambda i: self.thumbSizeChanged.emit(THUMB_SIZES[i]))
@@ -61,6 +81,7 @@ class FilterBar(QWidget):
             show=self.show_box.currentData(),
             class_name=self.class_box.currentText() or None,
             low_confidence=self.threshold.value(),
+            path_contains=self.search.text().strip(),
         )
 
     def set_show(self, show: Show, class_name: str | None = None) -> None:

@@ -41,8 +41,13 @@ class Filter:
     show: Show = Show.ALL
     class_name: str | None = None
     low_confidence: float = 0.6
+    path_contains: str = ""
+    """Case-insensitive text the file's path must contain (folder names count too)."""
 
     def accepts(self, tile: Tile) -> bool:
+        needle = self.path_contains
+        if needle and needle.casefold() not in tile.path.casefold():
+            return False
         show = self.show
         if show is Show.ALL:
             return True

@@ -129,6 +129,30 @@ def test_filters_sorting_and_counts(window, tmp_path, wait_idle):
     assert shown_names(window) == sorted(names, reverse=True)
 
 
+def test_search_finds_names_and_folders_and_keeps_the_show_filter(
+    window, tmp_path, qtbot, wait_idle
+):
+    names = fill(window, tmp_path / "imgs", wait_idle)  # circle/, square/, triangle/: 2 each
+    search = window.filter_bar.search
+    window.activateWindow()
+    window.actions["Find"].trigger()  # Ctrl+F
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClicks(search, "CIRCLE 1")  # case-insensitive; digits typed here do not label
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 0)
+    search.setText("circle/")  # a folder name matches its images
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 2)
+    assert shown_names(window) == [n for n in names if n.startswith("circle")]
+    assert window.filter_bar.count_label.text() == "2 of 6 shown"
+    assert labels_on_disk(window.session.path) == {}
+
+    window.view.select_row(0)
+    window.labelling.label_as(window.session.class_by_shortcut(1).id)
+    window.filter_bar.set_show(Show.UNLABELLED)
+    assert window.proxy.rowCount() == 1  # unlabelled AND in circle/
+    search.clear()
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 5)
+
+
 def test_class_rename_merge_delete_through_the_panel(window, tmp_path, wait_idle):
     names = fill(window, tmp_path / "imgs", wait_idle)
     window.view.selectAll()
