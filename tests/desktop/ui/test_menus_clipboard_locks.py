@@ -39,10 +39,20 @@ def test_right_click_selects_the_tile_under_the_mouse_and_labels_it(window, tmp_
     assert labels_on_disk(window.session.path) == {}
 
 
-def test_paste_adds_the_copied_folders_and_an_empty_clipboard_says_why(window, tmp_path, wait_idle):
+@pytest.fixture
+def clipboard():
+    """The application's clipboard, emptied afterwards: mime data still held when the
+    interpreter exits is destroyed after QApplication and crashes it (signal 11)."""
+    board = QGuiApplication.clipboard()
+    yield board
+    board.clear()
+
+
+def test_paste_adds_the_copied_folders_and_an_empty_clipboard_says_why(
+    window, tmp_path, wait_idle, clipboard
+):
     folder = tmp_path / "copied"
     paths = write_dataset(folder, per_class=1, side=16)
-    clipboard = QGuiApplication.clipboard()
     clipboard.setText("")
     window.ingest.paste()
     assert window.errors == ["The clipboard holds no file or folder paths to add."]
