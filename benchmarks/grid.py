@@ -105,7 +105,7 @@ def first_thumbnails(app: QApplication, project: Path, cache: Path, work: Path) 
         grid = window.grid
         if grid.rowCount() < FIRST:
             return False
-        keys = {ThumbKey(grid.tile(row).path, grid.thumb_size) for row in range(FIRST)}
+        keys = {ThumbKey(grid.tile(row).path, grid.thumb_pixels) for row in range(FIRST)}
         return keys <= ready
 
     wait_until(app, shown)

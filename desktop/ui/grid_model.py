@@ -104,6 +104,7 @@ class GridModel(QAbstractListModel):
         self._colours: dict[str, QColor] = {}
         self._thumbs = thumbnails
         self.thumb_size = thumb_size
+        self.pixel_ratio = 1.0
         self._waiting: dict[ThumbKey, int] = {}  # thumbnail key -> image id
         self._reported: set[int] = set()
         thumbnails.ready.connect(self._on_thumb)
@@ -200,8 +201,11 @@ class GridModel(QAbstractListModel):
         self._colours = {name: QColor(value) for name, value in colours.items()}
         self._emit_all(Role.COLOUR)
 
-    def set_thumb_size(self, size: int) -> None:
+    def set_thumb_size(self, size: int, pixel_ratio: float | None = None) -> None:
+        """Tiles of ``size`` logical pixels, on a screen of ``pixel_ratio`` device pixels each."""
         self.thumb_size = size
+        if pixel_ratio is not None:
+            self.pixel_ratio = pixel_ratio
         self._waiting.clear()
         self._emit_all(Role.THUMBNAIL)
 
@@ -225,8 +229,13 @@ class GridModel(QAbstractListModel):
                 start = prev = row
 
     # --- thumbnails ----------------------------------------------------------------------------
+    @property
+    def thumb_pixels(self) -> int:
+        """Device pixels a thumbnail needs: on a 2x screen a 128 px tile shows 256 of them."""
+        return max(1, round(self.thumb_size * self.pixel_ratio))
+
     def _key(self, tile: Tile) -> ThumbKey:
-        return ThumbKey(tile.path, self.thumb_size)
+        return ThumbKey(tile.path, self.thumb_pixels)
 
     def thumb_error(self, tile: Tile) -> str | None:
         """Why this tile's thumbnail could not be made, if it failed."""

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -162,9 +162,15 @@ class MainWindow(QMainWindow):
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size
-        self.grid.set_thumb_size(size)
+        self.grid.set_thumb_size(size, self.devicePixelRatioF())
         self.view.set_tile_size(self.delegate.tile_size(self.view.font()))
         self.settings.setValue("view/thumb_size", size)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to a screen of other DPI
+            self.set_thumb_size(self.delegate.thumb_size)
+            self.show_current()
+        return super().event(event)
 
     # --- the dialogs seam: tests replace these on the instance ------------------------------
     def ask(self, title: str, question: str) -> bool:

@@ -120,7 +120,7 @@ class PreviewPane(QWidget):
         self._fields["Folder"].setText(str(path.parent))
 
     def _key(self, tile: Tile) -> ThumbKey:
-        return ThumbKey(tile.path, PREVIEW_SIZE)
+        return ThumbKey(tile.path, round(PREVIEW_SIZE * self.devicePixelRatioF()))
 
     def _show_image(self, tile: Tile) -> None:
         if tile.unreadable:
@@ -136,14 +136,15 @@ class PreviewPane(QWidget):
             self.image.setText("Loading…")
 
     def _set_pixmap(self, pixmap: QPixmap) -> None:
-        target = self.image.size()
-        self.image.setPixmap(
-            pixmap.scaled(
-                target,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
+        """Scale to the label in device pixels, so a high-DPI screen shows every one of them."""
+        ratio = self.image.devicePixelRatioF()
+        scaled = pixmap.scaled(
+            self.image.size() * ratio,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
         )
+        scaled.setDevicePixelRatio(ratio)
+        self.image.setPixmap(scaled)
 
     def _on_ready(self, key: ThumbKey) -> None:
         if self._tile is not None and key == self._key(self._tile):
