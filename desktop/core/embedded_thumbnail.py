@@ -58,11 +58,11 @@ def embedded_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image |
                 return None
             thumb.draft("RGB", (size, size))
             rgb = thumb.convert("RGB")
+        transpose = TRANSPOSE.get(orientation)  # inside: a malformed tag may not even hash
     except (OSError, ValueError, SyntaxError, EOFError, LookupError, TypeError, struct.error):
         return None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         return None
-    transpose = TRANSPOSE.get(orientation)
     return rgb.transpose(transpose) if transpose is not None else rgb
 
 

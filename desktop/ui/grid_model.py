@@ -35,8 +35,9 @@ def freeze_long_lived() -> None:
     A full collection walks every tracked object; with 100,000 tiles that took ~110 ms, the
     longest stall of a 100,000-file scan (benchmarks/grid.py). Tiles live as long as the project
     and hold no reference cycles, so they go to the permanent generation (``gc.freeze``): they are
-    still freed by reference counting when replaced. Young cycles are collected first, so no
-    garbage that only the collector could free is frozen with them.
+    still freed by reference counting when replaced. The young generations are collected first
+    (a few ms), so little garbage that only the collector could free is frozen with them; cycles
+    already in the old generation stay until the app exits.
     """
     gc.collect(1)
     gc.freeze()
