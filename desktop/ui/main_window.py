@@ -30,7 +30,7 @@ from desktop.ui.classes_panel import ClassesPanel
 from desktop.ui.classifying import Classifier
 from desktop.ui.exporting import Exporter
 from desktop.ui.filter_bar import FilterBar
-from desktop.ui.filter_proxy import FilterProxy
+from desktop.ui.filter_proxy import Filter, FilterProxy, Show
 from desktop.ui.grid_model import GridModel
 from desktop.ui.grid_view import GridView
 from desktop.ui.ingest import Ingest
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.filter_bar.filterChanged.connect(self.proxy.set_filter)
+        self.filter_bar.filterChanged.connect(self._explain_unreadable_filter)
         self.filter_bar.sortChanged.connect(self.proxy.set_sort)
         self.filter_bar.thumbSizeChanged.connect(self.set_thumb_size)
         self.proxy.countChanged.connect(self.filter_bar.set_count)
@@ -159,6 +160,19 @@ class MainWindow(QMainWindow):
         tile = self.grid.tile_by_id(image_id) if image_id is not None else None
         top_k = self.session.top_k(image_id) if tile is not None else []
         self.preview.show_tile(tile, top_k)
+
+    def _explain_unreadable_filter(self, new: Filter) -> None:
+        """Files are only known to be unreadable once decoded: say so while some are not yet."""
+        if new.show is not Show.UNREADABLE:
+            return
+        unchecked = sum(t.prediction is None and not t.unreadable for t in self.grid.tiles())
+        if unchecked:
+            self.statusBar().showMessage(
+                f"Files are checked when their thumbnail is made or they are classified; "
+                f"{unchecked:,} are not classified yet (Classify → Classify Not Yet Predicted "
+                "checks them all).",
+                20_000,
+            )
 
     def set_thumb_size(self, size: int) -> None:
         self.delegate.thumb_size = size

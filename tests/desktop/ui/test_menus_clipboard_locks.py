@@ -9,6 +9,7 @@ from PySide6.QtGui import QContextMenuEvent, QGuiApplication
 
 from desktop.core.errors import ProjectLocked
 from desktop.core.store import Project
+from desktop.ui.filter_proxy import Show
 from tests.desktop.ui.test_labelling import fill, labels_on_disk
 from tests.imagegen import write_dataset
 
@@ -116,3 +117,18 @@ def test_a_project_in_use_opens_read_only_and_refuses_every_change(
 
     with pytest.raises(ProjectLocked):  # the first window still holds the writer's lock
         Project.open(path)
+
+
+def test_the_unreadable_filter_says_which_files_are_not_checked_yet(
+    window, tmp_path, wait_idle, tiny_model_path
+):
+    fill(window, tmp_path / "imgs", wait_idle)
+    window.filter_bar.set_show(Show.UNREADABLE)
+    assert "6 are not classified yet" in window.statusBar().currentMessage()
+    window.filter_bar.set_show(Show.ALL)
+    assert window.classifier.open_model(tiny_model_path)
+    window.classifier.classify_all()
+    wait_idle(window)
+    window.statusBar().clearMessage()
+    window.filter_bar.set_show(Show.UNREADABLE)  # every file checked now: nothing to explain
+    assert window.statusBar().currentMessage() == ""
