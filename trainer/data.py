@@ -27,7 +27,8 @@ from trainer.split import assign_splits
 CSV_COLUMNS = ("path", "label")
 MIN_IMAGES_PER_CLASS = 2
 CACHE_LIMIT_BYTES = 1 << 30
-"""Decoded training images are kept in memory across epochs when they fit in this budget."""
+"""Decoded training images are kept in memory across epochs when they fit in this budget, as
+uint8 (a quarter of float32): about 7,000 images at 224 px, every Fashion-MNIST-sized set."""
 
 
 @dataclass(frozen=True)
@@ -279,16 +280,24 @@ def tf_dataset(
 
     def load(path: Any, label: Any) -> tuple[Any, Any]:
         image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
-        image = tf.ensure_shape(image, (image_size, image_size, 3))
+        return tf.ensure_shape(image, (image_size, image_size, 3)), label
+
+    def to_float(image: Any, label: Any) -> tuple[Any, Any]:
         return tf.cast(image, tf.float32), label
 
+    def shuffled(ds: Any) -> Any:
+        if shuffle_seed is None:
+            return ds
+        return ds.shuffle(len(samples), seed=shuffle_seed, reshuffle_each_iteration=True)
+
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if len(samples) * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES:
-        ds = ds.cache()
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(samples), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    cached = len(samples) * image_size * image_size * 3 <= CACHE_LIMIT_BYTES
+    if cached:  # decode once, keep the uint8 pixels, reshuffle them every epoch
+        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+        ds = shuffled(ds)
+    else:  # shuffle the paths, so the shuffle buffer never holds decoded images
+        ds = shuffled(ds).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.map(to_float).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def _by_rel(sample: Sample) -> str:

@@ -80,3 +80,34 @@ print("identical")
 """
     result = run_python(code)
     assert result.stdout.strip() == "identical", result.stderr[-3000:]
+
+
+def test_cached_and_streamed_pipelines_give_the_same_images_reshuffled(
+    tiny_dataset_dir: Path,
+) -> None:
+    """Small sets keep their decoded uint8 pixels; larger ones shuffle paths and decode each
+    epoch. Both must give every image once per epoch, in a new order each epoch."""
+    code = f"""
+import numpy as np
+from pathlib import Path
+import trainer.data as td
+data = td.load_training_data(Path({str(tiny_dataset_dir)!r}), {TINY_IMAGE_SIZE})
+samples = data.samples[:24]
+
+def epochs(limit):
+    td.CACHE_LIMIT_BYTES = limit
+    ds = td.tf_dataset(samples, data.classes, {TINY_IMAGE_SIZE}, 4, shuffle_seed=1)
+    out = []
+    for _ in range(2):
+        images = np.concatenate([b[0] for b in ds.as_numpy_iterator()])
+        out.append(sorted(map(bytes, images.astype(np.uint8).reshape(len(images), -1))))
+        out.append([float(i.sum()) for i in images])
+    return out
+
+cached, streamed = epochs(1 << 30), epochs(0)
+assert cached[0] == cached[2] == streamed[0] == streamed[2]  # the same images every epoch
+assert cached[1] != cached[3] and streamed[1] != streamed[3]  # in a new order each epoch
+print("same images, reshuffled")
+"""
+    result = run_python(code)
+    assert result.stdout.strip() == "same images, reshuffled", result.stderr[-3000:]
