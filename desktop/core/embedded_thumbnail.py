@@ -14,7 +14,7 @@ import io
 import os
 import struct
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageOps
 
 ORIENTATION_TAG = 0x0112
 THUMBNAIL_OFFSET_TAG = 0x0201  # JPEGInterchangeFormat, counted from the TIFF header
@@ -22,17 +22,6 @@ THUMBNAIL_LENGTH_TAG = 0x0202  # JPEGInterchangeFormatLength
 EXIF_PREFIX = b"Exif\x00\x00"
 ASPECT_TOLERANCE = 0.02
 """How far the preview's width/height may stray from the photo's (rounding of 160x120 etc.)."""
-
-TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-"""EXIF orientation -> the transpose that makes it upright, as ``ImageOps.exif_transpose`` does."""
 
 
 def embedded_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image | None:
@@ -58,12 +47,14 @@ def embedded_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image |
                 return None
             thumb.draft("RGB", (size, size))
             rgb = thumb.convert("RGB")
-        transpose = TRANSPOSE.get(orientation)  # inside: a malformed tag may not even hash
+        # The preview is stored as the sensor saw it: give it the photo's orientation and let
+        # Pillow turn it upright exactly as trainer.contract.open_image turns the photo.
+        rgb.getexif()[ORIENTATION_TAG] = orientation
+        return ImageOps.exif_transpose(rgb)
     except (OSError, ValueError, SyntaxError, EOFError, LookupError, TypeError, struct.error):
         return None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         return None
-    return rgb.transpose(transpose) if transpose is not None else rgb
 
 
 def _preview_bytes(raw: bytes, exif: Image.Exif) -> bytes | None:
