@@ -7,11 +7,12 @@ length; the preview's JPEG bytes follow. Offsets count from the TIFF header, as 
 
 from __future__ import annotations
 
-import io
 import struct
 from pathlib import Path
 
 from PIL import Image
+
+from tests.badimages import encode
 
 SHORT, LONG = 3, 4
 JPEG_COMPRESSION = 6
@@ -44,12 +45,6 @@ def exif_with_preview(preview_jpeg: bytes, orientation: int = 1) -> bytes:
     return b"Exif\x00\x00" + tiff
 
 
-def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def save_camera_jpeg(
     image: Image.Image,
     path: Path,
@@ -61,6 +56,6 @@ def save_camera_jpeg(
     if preview is None:
         preview = image.copy()
         preview.thumbnail((160, 160), Image.Resampling.BILINEAR)
-    exif = exif_with_preview(jpeg_bytes(preview, 85), orientation)
+    exif = exif_with_preview(encode(preview, "JPEG", quality=85), orientation)
     image.save(path, format="JPEG", quality=quality, exif=exif)
     return path

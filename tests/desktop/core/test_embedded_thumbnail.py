@@ -10,8 +10,8 @@ from PIL import Image
 
 from desktop.core.embedded_thumbnail import embedded_thumbnail
 from desktop.ui.thumbnails import ThumbKey, make_thumbnail
-from tests.badimages import good_controls, make_bad_corpus
-from tests.camera_jpeg import exif_with_preview, jpeg_bytes, save_camera_jpeg
+from tests.badimages import encode, good_controls, make_bad_corpus
+from tests.camera_jpeg import exif_with_preview, save_camera_jpeg
 from trainer.contract import open_image
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -82,7 +82,7 @@ def test_a_preview_smaller_than_the_tile_is_not_used(tmp_path: Path):
     ids=["truncated", "garbage", "not-jpeg"],
 )
 def test_a_broken_preview_falls_back_to_decoding_the_photo(tmp_path: Path, damage):
-    good = jpeg_bytes(Image.new("RGB", (160, 120), RED))
+    good = encode(Image.new("RGB", (160, 120), RED), "JPEG", quality=90)
     exif = exif_with_preview(good)
     broken = exif.replace(good, damage(good))
     path = tmp_path / "p.jpg"
