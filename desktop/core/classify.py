@@ -116,14 +116,14 @@ def classify_images(
     Stops early, with workers shut down, once ``cancel`` is set or the caller stops iterating.
     """
     options = options or ClassifyOptions()
-    if options.batch_size is None:
-        options = replace(options, batch_size=default_batch_size(session))
+    batch_size = options.batch_size or default_batch_size(session)
+    options = replace(options, batch_size=batch_size)
     if total is None and isinstance(items, Sized):
         total = len(items)
     size = session.model.input_size
     chunks = _chunked(iter(items), options.images_per_task)
     decoded = _decode_all(chunks, size, options, total, cancel)
-    batcher: _Batcher[K] = _Batcher(options.batch_size or 1)
+    batcher: _Batcher[K] = _Batcher(batch_size)
     done = 0
     try:
         for keys, chunk in decoded:
