@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent(
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
     from desktop.ui.main_window import MainWindow
+    from desktop.ui.thumbnails import ThumbKey
 
     app = QApplication([])
     folder, images = map(Path, sys.argv[1:3])
@@ -37,7 +38,7 @@ SCRIPT = textwrap.dedent(
     grid = window.grid
 
     def thumbs():
-        return [window.thumbnails.pixmap(grid._key(t)) for t in grid.tiles()]
+        return [window.thumbnails.pixmap(ThumbKey(t.path, grid.thumb_pixels)) for t in grid.tiles()]
 
     while time.monotonic() < deadline and (
         window.status.busy() or grid.rowCount() < 2 or None in thumbs()
