@@ -219,12 +219,27 @@ def ours_command(
         "desktop.cli_classify",
         *classify_argv(folder, model, out, args),
     ]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-    peak = peak_memory(process)
-    if process.wait() != 0:
-        raise SystemExit(f"{shlex.join(command)} failed")
-    return rate(count, time.perf_counter() - start), peak
+    seconds, peak, _ = measured(command)
+    return rate(count, seconds), peak
+
+
+def measured(command: list[str]) -> tuple[float, int, str]:
+    """Seconds, peak resident bytes (process + workers) and stdout of ``command``; fails loudly.
+
+    Output goes to files, not pipes: nobody reads a pipe while ``peak_memory`` samples, and a
+    child that filled one would block forever.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        peak = peak_memory(process)
+        seconds = time.perf_counter() - start
+        if process.wait() != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{shlex.join(command)} failed:\n{tail}")
+        out.seek(0)
+        return seconds, peak, out.read().decode(errors="replace")
 
 
 def measure(label: str, count: int, model: Path, args: argparse.Namespace) -> dict[str, object]:

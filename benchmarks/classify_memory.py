@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from benchmarks.classify_folder import (
     SIZES,
     ensure_default_model,
     ensure_photos,
-    peak_memory,
+    measured,
 )
 from benchmarks.common import write_table
 from desktop.core.classify import cpu_count
@@ -48,19 +46,6 @@ def linked_folder(sources: Sequence[Path], folder: Path, count: int) -> Path:
         if not target.exists():
             os.link(sources[i % len(sources)], target)
     return folder
-
-
-def measured(command: list[str]) -> tuple[float, int, str]:
-    """Seconds, peak resident bytes (process + workers) and stdout of ``command``."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = peak_memory(process)
-    out, err = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{err.decode(errors='replace')[-2000:]}")
-    text = out.decode(errors="replace")
-    sys.stderr.write(text)
-    return time.perf_counter() - start, peak, text
 
 
 def headless(folder: Path, model: Path) -> tuple[float, int, str]:
