@@ -29,6 +29,7 @@ def train(
     """
     from trainer.data import load_training_data
     from trainer.options import TrainOptions
+    from trainer.plan import MIN_SIZE
     from trainer.progress import Progress
 
     progress = options.pop("progress", None) or Progress()
@@ -37,7 +38,8 @@ def train(
     _check_out_dir(out)
     progress.stage("scanning")
     started = time.perf_counter()
-    dataset = load_training_data(Path(data), settings.image_size)
+    # Readability does not depend on the size; the plan picks the size once the data is known.
+    dataset = load_training_data(Path(data), settings.image_size or MIN_SIZE)
     scan_seconds = time.perf_counter() - started
 
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.errors import TrainerError
-from trainer.options import BACKBONES
+from trainer.options import AUTO, BACKBONE_CHOICES, FLIP_CHOICES
 from trainer.progress import BarProgress, JsonLinesProgress, Progress
 
 EXIT_BAD_INPUT = 2
@@ -28,10 +28,30 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model on labelled images")
     train.add_argument("data", type=Path, help="folder of class folders, or a path,label CSV")
     train.add_argument("--out", type=Path, required=True, help="run folder to fill")
-    train.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0")
-    train.add_argument("--image-size", type=int, help="pixels per side (backbone default)")
-    train.add_argument("--epochs", type=int, help="most epochs of head training")
+    train.add_argument(
+        "--backbone",
+        choices=BACKBONE_CHOICES,
+        default=AUTO,
+        help="auto: EfficientNet-Lite0, and small_cnn too when the images are far from photos; "
+        "the best on validation wins",
+    )
+    train.add_argument("--image-size", type=int, help="pixels per side (default: from the data)")
+    train.add_argument(
+        "--epochs",
+        type=int,
+        help="most epochs of the first phase (default 10 for a pretrained head, 100 from scratch)",
+    )
     train.add_argument("--fine-tune-epochs", type=int, help="most epochs of fine-tuning (0: off)")
+    train.add_argument(
+        "--flips",
+        choices=FLIP_CHOICES,
+        help="random horizontal flips (auto: only if mirrored images keep their labels)",
+    )
+    train.add_argument(
+        "--time-budget",
+        type=float,
+        help="minutes of training shared by the candidates (default 15; 0: no limit)",
+    )
     train.add_argument("--batch-size", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument(
@@ -100,8 +120,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> None:
 
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("backbone", "image_size", "epochs", "fine_tune_epochs", "batch_size", "seed")
-    names += ("patience",)
+    names = ("backbone", "image_size", "epochs", "fine_tune_epochs")
+    names += ("batch_size", "seed", "patience", "flips", "time_budget")
     return {name: getattr(args, name) for name in names}
 
 

@@ -23,6 +23,7 @@ import tf2onnx
 from onnx import helper, numpy_helper
 
 import trainer
+from trainer.calibration import calibration_summary
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, ModelInfo
 from trainer.data import Sample, keep_readable, read_images
 from trainer.errors import TrainerError
@@ -76,7 +77,9 @@ def export_run(
 
     progress.stage("exporting")
     started = time.perf_counter()
-    info = ModelInfo(classes, size, options["backbone"], trainer.__version__)
+    info = ModelInfo(
+        classes, size, options["backbone"], trainer.__version__, extra=recipe_props(record)
+    )
     parity = export_onnx(model, info, read_images(parts["val"][:PARITY_IMAGES], size), run_dir)
     export_seconds = time.perf_counter() - started
 
@@ -85,8 +88,22 @@ def export_run(
     evaluated_on = "test" if parts["test"] else "val"
     samples = parts[evaluated_on]
     session = open_session(run_dir / ONNX_FILE)
-    report = classification_report(classes, samples, predict_samples(session, samples, size))
+    probs = predict_samples(session, samples, size)
+    report = classification_report(classes, samples, probs)
+    recipe = record.get("recipe", {})
+    index = {name: i for i, name in enumerate(classes)}
+    labels = np.array([index[s.label] for s in samples], dtype=np.int64)
     report.update(
+        recipe=recipe,
+        options=options,
+        calibration=calibration_summary(
+            probs,
+            labels,
+            float(recipe.get("temperature", 1.0)),
+            fitted_on=str(recipe.get("calibrated_on", "nothing (an older run)")),
+            fitted_n=len(parts["val"]),
+        )
+        | {"evaluated_on": evaluated_on},
         classes=classes,
         backbone=options["backbone"],
         image_size=size,
@@ -104,6 +121,19 @@ def export_run(
     write_json(run_dir / REPORT_FILE, report)
     progress.done(str(run_dir), report)
     return report
+
+
+def recipe_props(record: dict[str, Any]) -> dict[str, str]:
+    """What made this model, for the app's Models dock: the recipe in one line, and T."""
+    recipe = record.get("recipe") or {}
+    options = record["options"]
+    flips = (recipe.get("flips") or {}).get("flips")
+    summary = (
+        f"{options['backbone']} at {options['image_size']} px"
+        + (f", {recipe['why']}" if recipe.get("why") else "")
+        + ("" if flips is None else f"; flips {'on' if flips else 'off'}")
+    )
+    return {"recipe": summary, "temperature": str(recipe.get("temperature", 1.0))}
 
 
 def export_onnx(

@@ -40,10 +40,14 @@ class Head:
     bias: np.ndarray  # (n_classes,) float32
     classes: tuple[str, ...]
 
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        """embedding @ weight + bias, in float64."""
+        logits = np.asarray(embeddings, dtype=np.float64) @ self.weight.astype(np.float64)
+        return logits + self.bias.astype(np.float64)
+
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """The numpy reference the written ONNX head must agree with."""
-        logits = np.asarray(embeddings, dtype=np.float64) @ self.weight.astype(np.float64)
-        logits += self.bias.astype(np.float64)
+        logits = self.logits(embeddings)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
 
 from desktop.core.inference import InferenceError, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
@@ -34,8 +35,23 @@ from desktop.core.onnx_head import (
     run_head,
 )
 from desktop.core.records import PredictionRow
-from desktop.core.version_data import current_or, labelled_embeddings
+from desktop.core.version_data import (
+    LabelledEmbeddings,
+    VersionDataError,
+    current_or,
+    labelled_embeddings,
+    split_image_ids,
+)
+from trainer.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    fold_temperature,
+    unscaled_probabilities,
+)
 from trainer.files import replacing
+from trainer.split import SPLITS, assign_splits, base_split, write_split_csv
+
+SPLIT_FILE = "split.csv"
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -52,14 +68,40 @@ class QuickRetrainError(ValueError):
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """Which labelled rows fit the head, which calibrate it, which score it (index arrays)."""
+
+    fit: np.ndarray
+    calibrate: np.ndarray
+    test: np.ndarray
+
+    @classmethod
+    def from_splits(cls, splits: Sequence[str]) -> HeldOut:
+        """train and val fit the head, val also fits the temperature, test only scores."""
+        where = np.asarray(splits)
+        return cls(
+            fit=np.flatnonzero((where == "train") | (where == "val")),
+            calibrate=np.flatnonzero(where == "val"),
+            test=np.flatnonzero(where == "test"),
+        )
+
+    @classmethod
+    def everything(cls, n: int) -> HeldOut:
+        """No split: fit on all, calibrate and score on nothing."""
+        return cls(np.arange(n), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
 class RetrainResult:
-    """The model written by a quick retrain and what was checked."""
+    """The model written by a quick retrain and what was checked and measured."""
 
     path: Path
     head: Head
     labels_seen: int
     max_abs_diff: float
-    training_accuracy: float
+    temperature: float
+    scores: dict[str, object]
+    """accuracy, macro_f1, ece, ece_before on the held-out test rows (None without any)."""
 
 
 def fit_head(
@@ -96,33 +138,84 @@ def fit_head(
     return Head(weight.astype(np.float32), bias.astype(np.float32), tuple(classes))
 
 
+def calibrated_head(
+    embeddings: np.ndarray, labels: Sequence[str], classes: Sequence[str], held: HeldOut
+) -> tuple[Head, float]:
+    """A head fitted on ``held.fit``, with a temperature fitted on ``held.calibrate`` folded in.
+
+    The val rows are part of the fit, so the temperature comes from a probe head fitted without
+    them (train rows only) and scored on them: what the final head would say of unseen images.
+    """
+    labels = np.asarray(labels, dtype=object)
+    head = fit_head(embeddings[held.fit], list(labels[held.fit]), classes)
+    probe_rows = np.setdiff1d(held.fit, held.calibrate)
+    temperature = 1.0
+    if len(held.calibrate) and len(set(labels[probe_rows])) >= 2:
+        probe = fit_head(embeddings[probe_rows], list(labels[probe_rows]), classes)
+        seen = {str(name) for name in labels[probe_rows]}
+        rows = np.array([i for i in held.calibrate if labels[i] in seen], dtype=np.int64)
+        if len(rows):
+            index = {name: i for i, name in enumerate(classes)}
+            temperature = fit_temperature(
+                probe.logits(embeddings[rows]), np.array([index[n] for n in labels[rows]])
+            )
+    weight, bias = fold_temperature(head.weight, head.bias, temperature)
+    return Head(weight, bias, head.classes), temperature
+
+
+def held_out_scores(
+    head: Head, embeddings: np.ndarray, labels: Sequence[str], rows: np.ndarray, temperature: float
+) -> dict[str, object]:
+    """What a result may claim: scores on the test rows, which no head here was fitted on."""
+    if len(rows) == 0:
+        return {"accuracy": None, "macro_f1": None, "ece": None, "evaluated_on": "nothing"}
+    index = {name: i for i, name in enumerate(head.classes)}
+    truth = np.array([index[labels[i]] for i in rows])
+    probs = head.probabilities(embeddings[rows])
+    predicted = probs.argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+        "ece": expected_calibration_error(probs, truth),
+        "ece_before": expected_calibration_error(unscaled_probabilities(probs, temperature), truth),
+        "temperature": temperature,
+        "evaluated_on": "test",
+        "test_images": len(rows),
+    }
+
+
 def quick_retrain(
     source: Path,
     destination: Path,
     embeddings: np.ndarray,
     labels: Sequence[str],
     classes: Sequence[str] | None = None,
+    held: HeldOut | None = None,
 ) -> RetrainResult:
     """Refit the head of ``source`` on labelled embeddings and write a checked model.
 
     ``classes`` is the new model's class list; by default the source's classes followed by any
-    new label names in first-seen order, so a grown class set just works. ``destination`` is
+    new label names in first-seen order, so a grown class set just works. ``held`` says which
+    rows fit, calibrate and score the head (default: all fit, none score). ``destination`` is
     replaced atomically, and only after ONNX Runtime agrees with the numpy head.
     """
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    held = held or HeldOut.everything(len(labels))
     with _as_retrain_error():
         model = load_model(Path(source))
         info = model_info(model)
         if classes is None:
             classes = _grown_classes(info.classes, labels)
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        head = fit_head(embeddings, labels, classes)
-        extra = {"head_refit": "quick", "labels_seen": str(len(labels))}
+        head, temperature = calibrated_head(embeddings, labels, classes, held)
+        extra = {
+            "head_refit": "quick",
+            "labels_seen": str(len(held.fit)),
+            "temperature": f"{temperature:.4f}",
+        }
         retrained = replace_head(model, head, extra=extra)
         max_diff = write_checked(retrained, head, embeddings, Path(destination))
-    predicted = head.probabilities(embeddings).argmax(axis=1)
-    index = {name: i for i, name in enumerate(classes)}
-    accuracy = float(np.mean(predicted == np.array([index[name] for name in labels])))
-    return RetrainResult(Path(destination), head, len(labels), max_diff, accuracy)
+    scores = held_out_scores(head, embeddings, labels, held.test, temperature)
+    return RetrainResult(Path(destination), head, len(held.fit), max_diff, temperature, scores)
 
 
 def write_checked(
@@ -215,6 +308,7 @@ class RetrainedVersion:
     result: RetrainResult
     predicted: int
     """Images given predictions at once from their cached embeddings (no CNN run needed)."""
+    metrics: dict[str, object]
 
 
 def quick_retrain_version(
@@ -222,29 +316,67 @@ def quick_retrain_version(
 ) -> RetrainedVersion:
     """Quick-retrain a version (default: current) on the project's labels and register it.
 
+    Honest by construction: the head is fitted on the train and val images of the source's
+    locked split (labels added since go where the trainer's split rule puts them), its
+    temperature comes from the val images, and its scores come from the test images alone.
+    The split is written next to the new model, so later versions are scored on the same images.
     The new model's classes are the project's classes that have labels, in the user's order.
-    Because the backbone is unchanged, every image with a cached embedding gets the new
-    version's prediction straight from the numpy head, so churn and the grid update at once.
+    Every image with a cached embedding gets the new version's prediction from the numpy head.
     """
     source_id = current_or(project, model_id)
     data = labelled_embeddings(project, source_id)
     labelled = set(data.labels)
     classes = [record.name for record in project.classes() if record.name in labelled]
+    splits = locked_splits(project, source_id, data)
+    held = HeldOut.from_splits([splits[i] for i in data.image_ids])
     source = Path(project.model(source_id).path)
     result = quick_retrain(
-        source, Path(run_dir) / "model.onnx", data.embeddings, data.labels, classes
+        source, Path(run_dir) / "model.onnx", data.embeddings, data.labels, classes, held
     )
-    checked = check_model_file(result.path)
+    write_split_csv(
+        Path(run_dir) / SPLIT_FILE,
+        [(path, label, splits[i]) for i, path, label in _paths_of(project, data)],
+    )
     metrics = {
         "source": "quick_retrain",
         "parent_model_id": source_id,
-        "training_accuracy": result.training_accuracy,
+        **result.scores,
+        "recipe": (
+            f"quick retrain of v{source_id}'s head: fitted on {len(held.fit)} train+val images, "
+            f"calibrated on {len(held.calibrate)} val images, scored on {len(held.test)} test "
+            "images"
+        ),
     }
+    checked = check_model_file(result.path)
     new_id = project.add_model(
         result.path, checked.info, metrics=metrics, n_labels=len(data.labels)
     )
     rows = _predictions_from_embeddings(project.predictions(source_id), result.head)
-    return RetrainedVersion(new_id, result, project.set_predictions(new_id, rows))
+    return RetrainedVersion(new_id, result, project.set_predictions(new_id, rows), metrics)
+
+
+def locked_splits(project: Project, model_id: int, data: LabelledEmbeddings) -> dict[int, str]:
+    """image id -> train/val/test: the version's split.csv, else the trainer's split rule.
+
+    Images the split does not list (labelled since) get the band of the trainer's hash rule, so
+    they land where the next full training will most likely put them.
+    """
+    found: dict[int, str] = {}
+    for split in SPLITS:
+        try:
+            found |= {image_id: split for image_id in split_image_ids(project, model_id, split)}
+        except VersionDataError:
+            break
+    rest = [(i, path, label) for i, path, label in _paths_of(project, data) if i not in found]
+    if len(found) == 0:
+        ruled = assign_splits((path, label) for _, path, label in rest)
+        return {i: ruled[path] for i, path, _ in rest}
+    return found | {i: base_split(path) for i, path, _ in rest}
+
+
+def _paths_of(project: Project, data: LabelledEmbeddings) -> list[tuple[int, str, str]]:
+    paths = {row.id: row.path for row in project.image_rows(ids=data.image_ids)}
+    return [(i, paths[i], label) for i, label in zip(data.image_ids, data.labels, strict=True)]
 
 
 def _predictions_from_embeddings(

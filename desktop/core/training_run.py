@@ -41,16 +41,20 @@ class TrainingRunError(Exception):
 class TrainSettings:
     """The options the app passes to ``trainer train`` (the trainer checks them again)."""
 
-    backbone: str = "efficientnet_lite0"
+    backbone: str = "auto"
     epochs: int = 10
-    fine_tune_epochs: int = 0
+    fine_tune_epochs: int = 30
     image_size: int | None = None
     batch_size: int | None = None
     seed: int | None = None
+    flips: str = "auto"
+    time_budget: float = 15.0
+    """Minutes of training the candidates share; 0: no limit."""
 
     def arguments(self) -> list[str]:
         args = ["--backbone", self.backbone, "--epochs", str(self.epochs)]
         args += ["--fine-tune-epochs", str(self.fine_tune_epochs)]
+        args += ["--flips", self.flips, "--time-budget", f"{self.time_budget:g}"]
         for flag, value in (
             ("--image-size", self.image_size),
             ("--batch-size", self.batch_size),
@@ -213,9 +217,20 @@ class TrainingRun:
         fine = int(info.get("fine_tune_epochs", self.settings.fine_tune_epochs))
         return head + fine
 
+    def budget_seconds(self) -> float | None:
+        """The trainer's time budget for training, as its start event said (None: no limit)."""
+        budget = self.start_info.get("time_budget_seconds")
+        return float(budget) if isinstance(budget, int | float) and budget > 0 else None
+
     def eta_seconds(self, since_last_epoch: float = 0.0) -> float | None:
-        """Seconds left if every remaining epoch runs; None before the first epoch ends."""
-        return estimate_eta(self.epochs, self.planned_epochs(), since_last_epoch)
+        """Seconds left if every remaining epoch runs, at most what is left of the budget;
+        None before the first epoch ends."""
+        eta = estimate_eta(self.epochs, self.planned_epochs(), since_last_epoch)
+        budget = self.budget_seconds()
+        if eta is None or budget is None:
+            return eta
+        spent = sum(float(e.get("seconds") or 0.0) for e in self.epochs) + since_last_epoch
+        return max(0.0, min(eta, budget - spent))
 
     def model_path(self) -> Path:
         return self.run_dir / MODEL_NAME
@@ -237,14 +252,14 @@ def estimate_eta(
 
 
 def _remaining_epochs(epochs: Sequence[dict[str, Any]], planned: int) -> int:
-    """Epochs left, knowing that a phase may have stopped early (then its plan is void)."""
-    last = epochs[-1]
-    phases = list(dict.fromkeys(str(e.get("phase", "")) for e in epochs))
-    left_in_phase = int(last.get("epochs", 0)) - int(last.get("epoch", 0))
-    if len(phases) > 1 or last.get("phase") == "fine_tune":
-        return max(0, left_in_phase)
-    head_planned = int(last.get("epochs", 0))
-    return max(0, left_in_phase + planned - head_planned)
+    """Epochs left of the plan; a phase that stopped early gives back the epochs it skipped."""
+    runs: dict[str, tuple[int, int]] = {}  # phase -> (epochs run, most epochs)
+    for epoch in epochs:
+        phase = str(epoch.get("phase", ""))
+        runs[phase] = (runs.get(phase, (0, 0))[0] + 1, int(epoch.get("epochs", 0)))
+    finished = list(runs)[:-1]  # every phase before the current one has ended
+    skipped = sum(max(0, most - run) for phase, (run, most) in runs.items() if phase in finished)
+    return max(0, planned - len(epochs) - skipped)
 
 
 def register_run(project: Project, run: TrainingRun, n_labels: int) -> int | None:
@@ -260,9 +275,14 @@ def register_run(project: Project, run: TrainingRun, n_labels: int) -> int | Non
     except ModelFileError as exc:
         raise TrainingRunError(f"the trained model cannot be used: {exc}") from exc
     report = run.report or _read_report(run.run_dir / REPORT_NAME)
+    calibration = report.get("calibration") or {}
     metrics = {
         "accuracy": report.get("accuracy"),
         "macro_f1": report.get("macro_f1"),
+        "ece": calibration.get("ece_after"),
+        "ece_before": calibration.get("ece_before"),
+        "temperature": calibration.get("temperature"),
+        "recipe": model.info.extra.get("recipe"),
         "run_dir": str(run.run_dir),
         "source": "trainer",
     }
