@@ -184,7 +184,7 @@ def test_export_has_labels_predictions_and_top_k(project, pics, tmp_path) -> Non
         "label": "dog",
         "prediction": "cat",
         "confidence": "0.9000",
-        "top_k": "cat:0.9000;dog:0.1000",
+        "top_k": '[["cat", 0.9], ["dog", 0.1]]',
     }
     assert (rows[2]["prediction"], rows[2]["label"]) == ("dog", "")
     assert rows[3]["prediction"] == rows[3]["top_k"] == ""
@@ -214,9 +214,40 @@ def test_export_then_import_round_trips(tmp_path_factory, labels) -> None:
 
 
 def test_top_k_text_round_trips() -> None:
-    text = format_topk([(1, 0.91), (0, 0.05)], ["a:b", "cls2"])
-    assert text == "cls2:0.9100;a:b:0.0500"
-    assert parse_topk(text) == [("cls2", 0.91), ("a:b", 0.05)]
+    names = ["a:b", "x;y", 'q"uote']
+    text = format_topk([(1, 0.91), (0, 0.05), (2, 0.04)], names)
+    assert parse_topk(text) == [("x;y", 0.91), ("a:b", 0.05), ('q"uote', 0.04)]
+    assert parse_topk("cls2:0.9100;a:b:0.0500") == [("cls2", 0.91), ("a:b", 0.05)]  # older files
+
+
+HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "'quoted",
+                 "''twice", "a;b:c"]  # fmt: skip
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_formula_cells_are_neutralised_and_read_back_exactly(tmp_path) -> None:
+    """A class named like a formula is text in a spreadsheet and the same name after import."""
+    pics = make_images(tmp_path / "pics", len(HOSTILE_NAMES))
+    with Project.open(tmp_path / "a.pigeonhole") as source:
+        ids = source.add_images(pics)
+        for image_id, name in zip(ids, HOSTILE_NAMES, strict=True):
+            source.add_class(name)
+            source.set_labels([image_id], source.class_by_name(name).id)
+        info = ModelInfo(HOSTILE_NAMES, 32, "tiny", "t")
+        model_id = source.add_model("/m.onnx", info, {})
+        k = len(HOSTILE_NAMES)
+        rows = [PredictionRow.from_probs(i, [0.5 if c == n else 0.5 / k for c in range(k)])
+                for n, i in enumerate(ids)]  # fmt: skip
+        source.set_predictions(model_id, rows)
+        export_csv(source, tmp_path / "export.csv")
+    raw = list(csv.reader((tmp_path / "export.csv").open(encoding="utf-8", newline="")))
+    cells = [cell for row in raw[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    exported = list(csv.DictReader((tmp_path / "export.csv").open(encoding="utf-8", newline="")))
+    assert sorted(parse_topk(row["top_k"])[0][0] for row in exported) == sorted(HOSTILE_NAMES)
+    with Project.open(tmp_path / "b.pigeonhole") as target:
+        import_label_csv(target, tmp_path / "export.csv", create_classes=True)
+    assert labels_in_file(tmp_path / "b.pigeonhole") == labels_in_file(tmp_path / "a.pigeonhole")
 
 
 def test_the_training_manifest_is_read_by_the_trainer(project, pics, tmp_path) -> None:
