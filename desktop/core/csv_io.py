@@ -91,19 +91,24 @@ def import_label_csv(
     create_classes: bool = False,
     add_new_images: bool = True,
     dry_run: bool = False,
+    allow_outside: bool = False,
 ) -> ImportSummary:
     """Import a label CSV into a project in one transaction; ``dry_run`` only reports.
 
     Run it with ``dry_run=True`` first: ``unknown_classes`` lists names the UI can offer to create
-    (then call again with ``create_classes=True``).
+    (then call again with ``create_classes=True``), and ``outside`` lists files not yet in the
+    project that lie outside the CSV's folder (``../../etc/shadow``, ``~/.ssh/id_rsa``): they
+    are added only when called again with ``allow_outside=True``, after the user said yes.
     """
+    path = Path(path).absolute()
     table = read_label_csv(path)
     summary = project.import_labels(
         table.rows,
         create_classes=create_classes,
         add_new_images=add_new_images,
         dry_run=dry_run,
-        text=f"Import labels from {Path(path).name}",
+        text=f"Import labels from {path.name}",
+        new_files_within=None if allow_outside else path.parent,
     )
     return dataclasses.replace(
         summary, n_rows=table.n_rows, skipped=table.skipped + summary.skipped
