@@ -271,3 +271,35 @@ def test_no_manifest_without_labels(project, tmp_path) -> None:
     with pytest.raises(ExportError, match="no labelled"):
         write_training_manifest(project, tmp_path / "train.csv")
     assert not (tmp_path / "train.csv").exists()
+
+
+def test_rows_outside_the_csv_folder_are_listed_and_added_only_on_consent(
+    project, db, tmp_path, monkeypatch
+) -> None:
+    """A shared CSV naming ~/.ssh/id_rsa or ../../etc/shadow does not pull them in unasked."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    monkeypatch.setenv("HOME", str(home))
+    private = make_images(tmp_path / "private", 1)[0]
+    share = tmp_path / "share" / "labels"
+    inside = make_images(share / "pics", 1)[0]
+    (share / "link").symlink_to(tmp_path / "private", target_is_directory=True)
+    table = write(share / "labels.csv", "path,label\npics/img000.png,cat\n~/.ssh/id_rsa,cat\n"
+                  "../../private/img000.png,dog\nlink/img000.png,dog\n")  # fmt: skip
+    summary = import_label_csv(project, table)
+    assert labels_in_file(db) == {str(inside): "cat"}
+    assert sorted(summary.outside) == sorted(
+        [str(home / ".ssh" / "id_rsa"), str(private), str(share / "link" / "img000.png")]
+    )
+    assert fresh_rows(db, "SELECT path FROM images") == [(str(inside),)]
+    consented = import_label_csv(project, table, allow_outside=True)
+    assert labels_in_file(db) == {
+        str(inside): "cat",
+        str(private): "dog",
+        str(share / "link" / "img000.png"): "dog",
+    }
+    assert [s.reason for s in consented.skipped if "id_rsa" in s.what] == [
+        "not an image (not an image format we can read (unknown or corrupt header))"
+    ]
+    assert not [p for (p,) in fresh_rows(db, "SELECT path FROM images") if "id_rsa" in p]
