@@ -285,18 +285,18 @@ def import_labels(
     added = 0
     outside: list[str] = []
     for path, label in latest.items():
+        image_id = image_ids.get(path)
+        if image_id is None and add_new_images and within and not _is_inside(path, within):
+            outside.append(path)  # asked about first, whatever its class
+            continue
         class_id = class_ids.get(label)
         if class_id is None:
             reason = "unknown class" if label in unknown else "invalid class name"
             skipped.append(Skipped(f"{path} ({label})", reason))
             continue
-        image_id = image_ids.get(path)
         if image_id is None:
             if not add_new_images:
                 skipped.append(Skipped(path, "not in the project"))
-                continue
-            if within is not None and not _is_inside(path, within):
-                outside.append(path)
                 continue
             image_id, reason = _add_image(conn, path, now)
             if image_id is None:
