@@ -349,7 +349,10 @@ def _resolve_classes(
 def _is_inside(path: str, folder: str) -> bool:
     """True when ``path``, links resolved, lies in ``folder`` (itself already resolved)."""
     real = os.path.realpath(path)
-    return os.path.commonpath([real, folder]) == folder
+    try:
+        return os.path.commonpath([real, folder]) == folder
+    except ValueError:  # another drive on Windows
+        return False
 
 
 def _add_image(conn: sqlite3.Connection, path: str, now: float) -> tuple[int | None, str]:

@@ -95,20 +95,18 @@ class Folder:
 
     def remove_leftovers(self) -> int:
         """Delete temporary copies that a killed export left here; returns how many."""
+        try:
+            with os.scandir(self._fd if self._fd is not None else self.path) as listing:
+                entries = list(listing)
+        except OSError:
+            return 0  # an unreadable folder: the copies into it will say what is wrong
         removed = 0
-        with os.scandir(self._fd if self._fd is not None else self.path) as entries:
-            for entry in list(entries):
-                match = _PARTIAL.fullmatch(entry.name)
-                if (
-                    match
-                    and entry.is_file(follow_symlinks=False)
-                    and is_stale(entry, int(match[1]))
-                ):
-                    try:
-                        self._call(os.unlink, entry.name)
-                        removed += 1
-                    except FileNotFoundError:
-                        continue
+        for entry in entries:
+            match = _PARTIAL.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False) and is_stale(entry, int(match[1])):
+                with suppress(FileNotFoundError):
+                    self._call(os.unlink, entry.name)
+                    removed += 1
         return removed
 
     def copy_in(self, source: Path, names: Iterator[str]) -> str:
