@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TextIO
 
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
+from desktop.core.csv_cells import neutralise, neutralise_row
+from desktop.core.csv_io import format_topk
 from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSession, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import Skipped
@@ -166,7 +168,9 @@ def write_predictions(
                 classified += len(batch.keys)
                 unreadable += len(batch.errors)
                 progress.show(batch.done, unreadable)
-            writer.writerows([item.what, "", "", "", item.reason] for item in unusable)
+            writer.writerows(
+                neutralise_row([item.what, "", "", "", item.reason]) for item in unusable
+            )
             unreadable += len(unusable)
     finally:
         progress.finish()
@@ -176,22 +180,22 @@ def write_predictions(
 def _rows(
     batch: PredictionBatch[int], files: Sequence[Path], classes: list[str]
 ) -> list[list[str]]:
-    """Rows for one batch, in input order (predictions and failures interleaved as found)."""
+    """Rows for one batch, in input order (predictions and failures interleaved as found).
+
+    Text cells are neutralised (see desktop.core.csv_cells): names come from files and models.
+    """
     rows: dict[int, list[str]] = {}
     for i, index in enumerate(batch.keys):
-        top = ";".join(
-            f"{classes[c]}:{p:.4f}"
-            for c, p in zip(batch.top_k_index[i], batch.top_k_prob[i], strict=True)
-        )
+        top = zip(batch.top_k_index[i], batch.top_k_prob[i], strict=True)
         rows[index] = [
-            str(files[index]),
-            classes[batch.class_index[i]],
+            neutralise(str(files[index])),
+            neutralise(classes[batch.class_index[i]]),
             f"{batch.confidence[i]:.4f}",
-            top,
+            neutralise(format_topk(top, classes)),
             "",
         ]
     for error in batch.errors:
-        rows[error.key] = [str(files[error.key]), "", "", "", error.reason]
+        rows[error.key] = neutralise_row([str(files[error.key]), "", "", "", error.reason])
     return [rows[index] for index in sorted(rows)]
 
 

@@ -26,6 +26,7 @@ import stat
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -108,6 +109,39 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
         raise UnreadableImage(f"corrupt image data ({type(exc).__name__}: {exc})") from exc
     except MemoryError as exc:
         raise UnreadableImage("not enough memory to decode this image") from exc
+
+
+def check_image_header(path: str | os.PathLike[str], handle: BinaryIO | None = None) -> str:
+    """The format name when the decoder recognises the file by its header; else UnreadableImage.
+
+    Reads only the header (no pixels), so it is cheap enough to run on every file before it is
+    added from someone's CSV or copied by an export. With ``handle`` (an open file, rewound after)
+    the bytes checked are the bytes the caller goes on to read; ``path`` is then only for messages.
+    """
+    path = Path(path)
+    try:
+        if handle is None:
+            _require_regular_file(path)
+        with Image.open(handle if handle is not None else path) as img:
+            _refuse_bombs(img)
+            return str(img.format)
+    except UnreadableImage:
+        raise
+    except FileNotFoundError as exc:
+        raise UnreadableImage("file not found (moved or deleted?)") from exc
+    except PermissionError as exc:
+        raise UnreadableImage("no permission to read the file") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableImage("is a folder, not an image file") from exc
+    except UnidentifiedImageError as exc:
+        raise UnreadableImage(_unidentified_reason(path)) from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(f"image too large to decode safely ({exc})") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
+        raise UnreadableImage(f"corrupt image header ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if handle is not None:
+            handle.seek(0)
 
 
 def decode_for_model(path: str | os.PathLike[str], size: int) -> np.ndarray:

@@ -9,6 +9,10 @@ transaction by ``Project.import_labels`` (one undoable action).
 Decision: a row naming an existing file that is not yet in the project adds that image, because
 the CSV explicitly asks for it to be labelled (the summary counts them as added); rows naming files
 that do not exist are skipped ("file not found").
+
+Cells are read and written through ``desktop.core.csv_cells``: what we export never runs as a
+spreadsheet formula, and reads back as it was. Top-k is a JSON list of [class, probability] pairs,
+so any class name (with ';', ':' or quotes) survives.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import codecs
 import csv
 import dataclasses
 import io
+import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.core.csv_cells import neutralise, unneutralise
 from desktop.core.errors import CsvError, ExportError
 from desktop.core.records import ExportSummary, ImportSummary, Skipped
 from trainer.contract import is_image_path
@@ -60,8 +67,8 @@ def read_label_csv(path: str | os.PathLike[str]) -> LabelCsv:
     skipped: list[Skipped] = []
     for line, row in body:
         where = f"{path.name} line {line}"
-        raw_path = row[path_col].strip() if path_col < len(row) else ""
-        label = row[label_col].strip() if label_col < len(row) else ""
+        raw_path = _cell(row, path_col)
+        label = _cell(row, label_col)
         if not raw_path:
             skipped.append(Skipped(where, "no path"))
         elif label_col >= len(row):
@@ -73,6 +80,10 @@ def read_label_csv(path: str | os.PathLike[str]) -> LabelCsv:
     return LabelCsv(rows, skipped, len(body), encoding)
 
 
+def _cell(row: list[str], column: int) -> str:
+    return unneutralise(row[column].strip()) if column < len(row) else ""
+
+
 def import_label_csv(
     project,
     path: str | os.PathLike[str],
@@ -80,19 +91,24 @@ def import_label_csv(
     create_classes: bool = False,
     add_new_images: bool = True,
     dry_run: bool = False,
+    allow_outside: bool = False,
 ) -> ImportSummary:
     """Import a label CSV into a project in one transaction; ``dry_run`` only reports.
 
     Run it with ``dry_run=True`` first: ``unknown_classes`` lists names the UI can offer to create
-    (then call again with ``create_classes=True``).
+    (then call again with ``create_classes=True``), and ``outside`` lists files not yet in the
+    project that lie outside the CSV's folder (``../../etc/shadow``, ``~/.ssh/id_rsa``): they
+    are added only when called again with ``allow_outside=True``, after the user said yes.
     """
+    path = Path(path).absolute()
     table = read_label_csv(path)
     summary = project.import_labels(
         table.rows,
         create_classes=create_classes,
         add_new_images=add_new_images,
         dry_run=dry_run,
-        text=f"Import labels from {Path(path).name}",
+        text=f"Import labels from {path.name}",
+        new_files_within=None if allow_outside else path.parent,
     )
     return dataclasses.replace(
         summary, n_rows=table.n_rows, skipped=table.skipped + summary.skipped
@@ -160,13 +176,19 @@ def _absolute(raw_path: str, base: Path) -> str:
 
 
 # ----------------------------------------------------------------- export
-def format_topk(topk: list[tuple[int, float]], names: list[str]) -> str:
-    """Top-k as "cat:0.9100;dog:0.0500" (class names from the model)."""
-    return ";".join(f"{names[i] if 0 <= i < len(names) else i}:{p:.4f}" for i, p in topk)
+def format_topk(topk: Iterable[tuple[int, float]], names: Sequence[str]) -> str:
+    """Top-k as JSON, e.g. ``[["cat", 0.91], ["dog", 0.05]]`` (class names from the model)."""
+    pairs = [[_name(names, int(i)), round(float(p), 4)] for i, p in topk]
+    return json.dumps(pairs, ensure_ascii=False)
 
 
 def parse_topk(text: str) -> list[tuple[str, float]]:
-    """Inverse of format_topk (class names may contain ':' but not ';')."""
+    """Inverse of format_topk; also reads the older ``cat:0.91;dog:0.05`` text."""
+    text = unneutralise(text.strip())
+    if not text:
+        return []
+    if text.startswith("["):
+        return [(str(name), float(p)) for name, p in json.loads(text)]
     pairs = []
     for item in filter(None, text.split(";")):
         name, _, value = item.rpartition(":")
@@ -186,13 +208,17 @@ def export_csv(project, path: str | os.PathLike[str], model_id: int | None = Non
     rows = []
     for image in project.image_rows(model_id):
         prediction = predictions.get(image.id)
+        label = class_names.get(image.label_id, "") if image.label_id is not None else ""
+        if prediction is None:
+            rows.append([neutralise(image.path), neutralise(label), "", "", ""])
+            continue
         rows.append(
             [
-                image.path,
-                class_names.get(image.label_id, "") if image.label_id is not None else "",
-                _name(names, prediction.class_index) if prediction else "",
-                f"{prediction.confidence:.4f}" if prediction else "",
-                format_topk(prediction.topk, names) if prediction else "",
+                neutralise(image.path),
+                neutralise(label),
+                neutralise(_name(names, prediction.class_index)),
+                f"{prediction.confidence:.4f}",
+                neutralise(format_topk(prediction.topk, names)),
             ]
         )
     _write_atomically(Path(path), [list(EXPORT_COLUMNS), *rows])
@@ -204,6 +230,7 @@ def write_training_manifest(project, path: str | os.PathLike[str]) -> int:
 
     Paths are absolute (the trainer accepts them, see trainer/data.py). Files that vanished since
     the last scan are left out so the trainer does not stop on them. Returns the number of rows.
+    Cells are written raw, not neutralised: this file is for the trainer, which reads them as is.
     """
     rows = [[p, label] for p, label in project.labelled_images() if os.path.isfile(p)]
     if not rows:
@@ -212,7 +239,7 @@ def write_training_manifest(project, path: str | os.PathLike[str]) -> int:
     return len(rows)
 
 
-def _name(names: list[str], index: int) -> str:
+def _name(names: Sequence[str], index: int) -> str:
     return names[index] if 0 <= index < len(names) else str(index)
 
 

@@ -1,22 +1,27 @@
 """Export as class folders: one folder per class holding copies of its images.
 
 The user's images are never moved or changed, and nothing in the destination is ever overwritten:
-files are created with exclusive open, and a name already taken gets " (2)", " (3)"...
-Class names become safe folder names on every system (no '/', ':' or reserved names).
+a name already taken gets " (2)", " (3)"... Class names become safe folder names on every system
+(no '/', ':' or reserved names; one Unicode form, and names equal but for case share a folder
+name only once). How each file is written -- never through a planted link, never half a file
+under its real name, never from a pipe or device -- is ``desktop.core.safe_copy``'s job.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
-import shutil
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from desktop.core.cancel import Cancel, is_cancelled
 from desktop.core.errors import ExportError
+from desktop.core.labelling import class_key
 from desktop.core.records import ExportSummary, Skipped
+from desktop.core.safe_copy import Folder, UnsafeSource
 
 Progress = Callable[[int, int], None]
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -44,7 +49,40 @@ def export_class_folders(
         raise ExportError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
     root = _prepare(Path(destination))
     items, skipped = _plan(project, include_predictions, min_confidence)
-    folders = _folder_names(sorted({name for _, name in items}))
+    names = _folder_names(sorted({name for _, name in items}))
+    with Folder.root(root) as top:
+        folders = _open_folders(top, names)
+        try:
+            return _copy_all(root, items, skipped, folders, mode, cancel, progress)
+        finally:
+            for folder in folders.values():
+                folder.close()
+
+
+def _open_folders(top: Folder, names: dict[str, str]) -> dict[str, Folder]:
+    """Every class folder, opened before anything is copied (a planted link refuses the export),
+    with the temporary files of an earlier, killed export removed."""
+    folders: dict[str, Folder] = {}
+    try:
+        for class_name, folder_name in names.items():
+            folders[class_name] = top.subfolder(folder_name)
+            folders[class_name].remove_leftovers()
+    except BaseException:
+        for folder in folders.values():
+            folder.close()
+        raise
+    return folders
+
+
+def _copy_all(
+    root: Path,
+    items: list[tuple[str, str]],
+    skipped: list[Skipped],
+    folders: dict[str, Folder],
+    mode: str,
+    cancel: Cancel,
+    progress: Progress | None,
+) -> ExportSummary:
     written = renamed = 0
     per_class: dict[str, int] = {}
     for done, (source, class_name) in enumerate(items):
@@ -52,9 +90,16 @@ def export_class_folders(
             progress(done, len(items))
         if is_cancelled(cancel):
             return ExportSummary(str(root), written, renamed, skipped, True, per_class)
-        folder = root / folders[class_name]
+        folder = folders[class_name]
+        candidates = _candidate_names(Path(source))
         try:
-            target = _place(Path(source), folder, mode)
+            if mode == "symlink":
+                name = folder.link_in(Path(source), candidates)
+            else:
+                name = folder.copy_in(Path(source), candidates)
+        except UnsafeSource as exc:
+            skipped.append(Skipped(source, str(exc)))
+            continue
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise ExportError(
@@ -64,7 +109,7 @@ def export_class_folders(
             skipped.append(Skipped(source, exc.strerror or str(exc)))
             continue
         written += 1
-        renamed += target.name != Path(source).name
+        renamed += name != Path(source).name
         per_class[class_name] = per_class.get(class_name, 0) + 1
     if progress is not None:
         progress(len(items), len(items))
@@ -108,8 +153,8 @@ def _plan(
 
 
 def safe_folder_name(name: str) -> str:
-    """A folder name that works on Windows, macOS and Linux for a class name."""
-    cleaned = _UNSAFE.sub("_", name).strip().rstrip(". ")
+    """A folder name that works on Windows, macOS and Linux for a class name (Unicode NFC)."""
+    cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip().rstrip(". ")
     if not cleaned or cleaned in {".", ".."}:
         cleaned = "_"
     if cleaned.split(".")[0].lower() in _RESERVED:
@@ -118,44 +163,23 @@ def safe_folder_name(name: str) -> str:
 
 
 def _folder_names(class_names: list[str]) -> dict[str, str]:
-    """Distinct folder names, also on case-insensitive file systems ("a/b" and "a_b" both fit)."""
+    """Distinct folder names, also on file systems that ignore case or Unicode form (macOS,
+    Windows): "a/b" and "a_b", or "Été" and "été", each get a folder of their own."""
     taken: set[str] = set()
     folders: dict[str, str] = {}
     for name in class_names:
         base = safe_folder_name(name)
         candidate, n = base, 1
-        while candidate.casefold() in taken:
+        while class_key(candidate) in taken:
             n += 1
             candidate = f"{base} ({n})"
-        taken.add(candidate.casefold())
+        taken.add(class_key(candidate))
         folders[name] = candidate
     return folders
 
 
-def _place(source: Path, folder: Path, mode: str) -> Path:
-    """Copy or link ``source`` into ``folder`` under a name not yet taken; returns the new path."""
-    folder.mkdir(exist_ok=True)
-    stem, suffix = source.stem, source.suffix
-    n = 1
-    while True:
-        target = folder / (source.name if n == 1 else f"{stem} ({n}){suffix}")
-        try:
-            if mode == "symlink":
-                os.symlink(source, target)
-            else:
-                _copy_exclusive(source, target)
-            return target
-        except FileExistsError:
-            n += 1
-
-
-def _copy_exclusive(source: Path, target: Path) -> None:
-    """Copy bytes and timestamps; the target must not exist (no overwrite, even in a race)."""
-    with source.open("rb") as src, target.open("xb") as dst:
-        try:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        except BaseException:
-            dst.close()
-            target.unlink(missing_ok=True)
-            raise
-    shutil.copystat(source, target)
+def _candidate_names(source: Path) -> Iterator[str]:
+    """The file's own name, then "name (2).ext", "name (3).ext"... for when it is taken."""
+    yield source.name
+    for n in itertools.count(2):
+        yield f"{source.stem} ({n}){source.suffix}"

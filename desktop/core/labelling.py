@@ -11,12 +11,14 @@ import os
 import re
 import sqlite3
 import time
+import unicodedata
 
 from desktop.core.connection import in_chunks
 from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
 from desktop.core.images_table import ids_by_path
 from desktop.core.records import LABEL_SOURCES, Action, ClassRecord, ImportSummary, Skipped
+from trainer.contract import UnreadableImage, check_image_header
 
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -33,11 +35,26 @@ def classes(conn: sqlite3.Connection) -> list[ClassRecord]:
     return [ClassRecord(*row) for row in rows]
 
 
+def class_key(name: str) -> str:
+    """What makes two class names the same class (and the same folder on macOS or Windows).
+
+    Unicode spells "café" two ways (NFC "é" or NFD "e" + accent) and SQLite's NOCASE folds ASCII
+    only, so "Été" and "été" would be two classes; APFS and NTFS would put both in one folder.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
+
+
+def classes_by_key(conn: sqlite3.Connection) -> dict[str, ClassRecord]:
+    """Every class under its ``class_key`` (in an old file with twins, the first in order wins)."""
+    found: dict[str, ClassRecord] = {}
+    for record in classes(conn):
+        found.setdefault(class_key(record.name), record)
+    return found
+
+
 def class_by_name(conn: sqlite3.Connection, name: str) -> ClassRecord | None:
-    row = conn.execute(
-        "SELECT id, name, colour, position FROM classes WHERE name = ?", (name.strip(),)
-    ).fetchone()
-    return ClassRecord(*row) if row else None
+    """The class of this name in any case and Unicode form, or None."""
+    return classes_by_key(conn).get(class_key(name))
 
 
 def _class(conn: sqlite3.Connection, class_id: int) -> ClassRecord:
@@ -55,10 +72,10 @@ def _row(record: ClassRecord) -> dict[str, object]:
 
 # ----------------------------------------------------------------- validation
 def clean_name(name: object) -> str:
-    """A valid class name, or InvalidAction saying what is wrong with it."""
+    """A valid class name in Unicode NFC form, or InvalidAction saying what is wrong with it."""
     if not isinstance(name, str):
         raise InvalidAction("A class name must be text.")
-    cleaned = name.strip()
+    cleaned = unicodedata.normalize("NFC", name.strip())
     if not cleaned:
         raise InvalidAction("A class name cannot be empty.")
     if _CONTROL.search(cleaned):
@@ -76,8 +93,13 @@ def clean_colour(colour: object) -> str:
     return colour.lower()
 
 
-def _check_unique(conn: sqlite3.Connection, name: str, except_id: int | None = None) -> None:
-    clash = class_by_name(conn, name)
+def _check_unique(
+    conn: sqlite3.Connection,
+    name: str,
+    except_id: int | None = None,
+    known: dict[str, ClassRecord] | None = None,
+) -> None:
+    clash = (known if known is not None else classes_by_key(conn)).get(class_key(name))
     if clash is not None and clash.id != except_id:
         raise InvalidAction(f"There is already a class called {clash.name}.")
 
@@ -93,15 +115,23 @@ def _check_images(conn: sqlite3.Connection, image_ids: list[int]) -> None:
 
 
 # ----------------------------------------------------------------- class actions
-def add_class(changes: ChangeSet, name: str, colour: str | None = None) -> ClassRecord:
+def add_class(
+    changes: ChangeSet,
+    name: str,
+    colour: str | None = None,
+    known: dict[str, ClassRecord] | None = None,
+) -> ClassRecord:
+    """Add a class; ``known`` (from ``classes_by_key``) saves a scan per class and is updated."""
     conn = changes.conn
     name = clean_name(name)
-    _check_unique(conn, name)
+    _check_unique(conn, name, known=known)
     position = conn.execute("SELECT count(*) FROM classes").fetchone()[0]
     colour = clean_colour(colour) if colour is not None else PALETTE[position % len(PALETTE)]
     new_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM classes").fetchone()[0]
     record = ClassRecord(new_id, name, colour, position)
     changes.put("classes", new_id, _row(record))
+    if known is not None:
+        known[class_key(name)] = record
     return record
 
 
@@ -234,7 +264,11 @@ def accept_predictions(changes: ChangeSet, image_ids: list[int], model_id: int) 
 
 
 def import_labels(
-    changes: ChangeSet, rows: list[tuple[str, str]], create_classes: bool, add_new_images: bool
+    changes: ChangeSet,
+    rows: list[tuple[str, str]],
+    create_classes: bool,
+    add_new_images: bool,
+    within: str | None = None,
 ) -> ImportSummary:
     """Resolve (absolute path, class name) rows and write them; see Project.import_labels."""
     conn = changes.conn
@@ -249,20 +283,24 @@ def import_labels(
     now = time.time()
     afters: dict[int, dict[str, object]] = {}
     added = 0
+    outside: list[str] = []
     for path, label in latest.items():
+        image_id = image_ids.get(path)
+        if image_id is None and add_new_images and within and not _is_inside(path, within):
+            outside.append(path)  # asked about first, whatever its class
+            continue
         class_id = class_ids.get(label)
         if class_id is None:
             reason = "unknown class" if label in unknown else "invalid class name"
             skipped.append(Skipped(f"{path} ({label})", reason))
             continue
-        image_id = image_ids.get(path)
         if image_id is None:
             if not add_new_images:
                 skipped.append(Skipped(path, "not in the project"))
                 continue
-            image_id = _add_image(conn, path, now)
+            image_id, reason = _add_image(conn, path, now)
             if image_id is None:
-                skipped.append(Skipped(path, "file not found"))
+                skipped.append(Skipped(path, reason))
                 continue
             added += 1
         afters[image_id] = {"image_id": image_id, "class_id": class_id, "source": "import",
@@ -276,6 +314,7 @@ def import_labels(
         n_duplicates=duplicates,
         unknown_classes=sorted(unknown),
         skipped=skipped,
+        outside=outside,
     )
 
 
@@ -290,30 +329,46 @@ def _resolve_classes(
     ids: dict[str, int] = {}
     unknown: set[str] = set()
     created = 0
+    known = classes_by_key(changes.conn)
     for name in sorted(names):
         try:
             cleaned = clean_name(name)
         except InvalidAction:
             continue
-        existing = class_by_name(changes.conn, cleaned)
+        existing = known.get(class_key(cleaned))
         if existing is not None:
             ids[name] = existing.id
         elif create:
-            ids[name] = add_class(changes, cleaned).id
+            ids[name] = add_class(changes, cleaned, known=known).id
             created += 1
         else:
             unknown.add(name)
     return ids, unknown, created
 
 
-def _add_image(conn: sqlite3.Connection, path: str, now: float) -> int | None:
+def _is_inside(path: str, folder: str) -> bool:
+    """True when ``path``, links resolved, lies in ``folder`` (itself already resolved)."""
+    real = os.path.realpath(path)
+    try:
+        return os.path.commonpath([real, folder]) == folder
+    except ValueError:  # another drive on Windows
+        return False
+
+
+def _add_image(conn: sqlite3.Connection, path: str, now: float) -> tuple[int | None, str]:
+    """Add a file the CSV names, once the decoder recognises it; (id, "") or (None, why not)."""
     try:
         stat = os.stat(path)
     except OSError:
-        return None
+        return None, "file not found"
     if not os.path.isfile(path):
-        return None
-    return conn.execute(
+        return None, "not a file (a folder, pipe or device)"
+    try:
+        check_image_header(path)
+    except UnreadableImage as exc:
+        return None, f"not an image ({exc})"
+    image_id = conn.execute(
         "INSERT INTO images (path, size, mtime, status, added) VALUES (?, ?, ?, 'ok', ?)",
         (path, stat.st_size, stat.st_mtime, now),
     ).lastrowid
+    return image_id, ""

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
 
 from desktop.core.errors import InvalidAction
+from desktop.core.labelling import class_key
 from desktop.core.records import ModelRecord, PredictionRow
 
 
@@ -178,11 +179,11 @@ def model_class_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]
     names = model_class_names(conn, model_id)
     linked = _linked_ids(conn, model_id)
     current = dict(conn.execute("SELECT id, name FROM classes").fetchall())
-    by_name = {name.casefold(): cid for cid, name in current.items()}
+    by_name = {class_key(name): cid for cid, name in current.items()}
     ids: list[int | None] = []
     for index, name in enumerate(names):
         cid = linked[index] if index < len(linked) else None
-        ids.append(cid if cid in current else by_name.get(name.casefold()))
+        ids.append(cid if cid in current else by_name.get(class_key(name)))
     return ids
 
 

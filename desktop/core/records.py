@@ -176,6 +176,8 @@ class ImportSummary:
     unknown_classes: list[str]
     skipped: list[Skipped]
     action: Action | None = None
+    outside: list[str] = field(default_factory=list)
+    """New files outside the CSV's folder: not added until the user says yes (allow_outside)."""
 
     @property
     def n_skipped(self) -> int:

@@ -294,20 +294,27 @@ class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
         add_new_images: bool = True,
         dry_run: bool = False,
         text: str = "Import labels",
+        new_files_within: PathLike | None = None,
     ) -> ImportSummary:
         """Label many files by class name in ONE transaction and one undoable action.
 
         Paths must be absolute. A path given twice counts as a duplicate and its last label wins.
         Unknown class names are created with ``create_classes``, otherwise their rows are skipped
         and listed in ``unknown_classes``. Files not yet in the project are added when they exist
-        (``add_new_images``). ``dry_run`` computes the same summary and then rolls everything
-        back, so a dialog can ask "create these 3 classes?" before anything changes.
+        (``add_new_images``) and the decoder recognises them as images. With
+        ``new_files_within``, new files outside that folder (after resolving links) are not
+        added but listed in ``outside``: a shared CSV must not pull ``~/.ssh/id_rsa`` in unasked.
+        ``dry_run`` computes the same summary and then rolls everything back, so a dialog can ask
+        "create these 3 classes?" before anything changes.
         """
         rows = [(os.path.abspath(os.fspath(p)), str(label)) for p, label in pairs]
+        within = os.path.realpath(new_files_within) if new_files_within is not None else None
         try:
             with self._writing() as conn:
                 changes = history.ChangeSet(conn)
-                summary = labelling.import_labels(changes, rows, create_classes, add_new_images)
+                summary = labelling.import_labels(
+                    changes, rows, create_classes, add_new_images, within
+                )
                 if dry_run:
                     raise _DryRunDone(summary)
                 if changes.changes:

@@ -29,6 +29,7 @@ from desktop.core.evaluation import Evaluation, evaluate_version
 from desktop.core.training_run import HISTORY_NAME
 from desktop.core.version_data import VersionDataError, split_image_ids
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
+from desktop.ui.plain_text import plain, tooltip
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -88,6 +89,7 @@ class EvaluationView(QWidget):
         self.loss_plot = CurvesWidget("Loss", LOSS_KEYS)
         self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
         self.curves_note = QLabel("")
+        plain(self.summary, self.curves_note)
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.accuracy_plot)
@@ -157,7 +159,9 @@ class EvaluationView(QWidget):
                 item.setTextAlignment(RIGHT)
                 item.setBackground(QBrush(_cell_colour(count / row_total, row == column)))
                 item.setForeground(QBrush(QColor("black")))  # readable on the light tints
-                item.setToolTip(f"labelled {names[row]}, predicted {names[column]}: {count:,}")
+                item.setToolTip(
+                    tooltip(f"labelled {names[row]}, predicted {names[column]}: {count:,}")
+                )
                 table.setItem(row, column, item)
 
     def _show_history(self, path: Path | None) -> None:

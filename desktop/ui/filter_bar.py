@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.filter_proxy import Filter, Show, SortBy
+from desktop.ui.plain_text import plain
 
 THUMB_SIZES = (64, 96, 128, 160, 192, 256)
 SEARCH_PAUSE_MS = 200
@@ -55,6 +56,7 @@ class FilterBar(QWidget):
         self._search_pause.setSingleShot(True)
         self._search_pause.setInterval(SEARCH_PAUSE_MS)
         self.count_label = QLabel()
+        plain(self.count_label)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (QLabel("Show"), self.show_box, self.class_box, self.threshold):

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from desktop.ui.plain_text import tooltip
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -122,7 +123,7 @@ class GridModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole or role == Role.NAME:
             return tile.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tile.path if not tile.error else f"{tile.path}\n{tile.error}"
+            return tooltip(tile.path if not tile.error else f"{tile.path}\n{tile.error}")
         if role == Role.TILE:
             return tile
         if role == Role.IMAGE_ID:

@@ -210,7 +210,13 @@ class Ingest:
                 f"{path.name} uses {len(preview.unknown_classes)} class(es) this project does not "
                 f"have: {names}.\n\nCreate them? (No skips those rows.)",
             )
-        return self._import(lambda p: import_label_csv(p, path, create_classes=create), path.name)
+        outside = bool(preview.outside) and self.window.ask(
+            "Files outside the CSV's folder", describe_outside(path, preview.outside)
+        )
+        return self._import(
+            lambda p: import_label_csv(p, path, create_classes=create, allow_outside=outside),
+            path.name,
+        )
 
     def _import(self, run, source: str) -> ImportSummary | None:
         try:
@@ -239,6 +245,26 @@ class Ingest:
             self.window.grid.update_tiles([tile])
 
 
+OUTSIDE_LISTED = 12
+"""How many of the files outside a CSV's folder the question names one by one."""
+
+
+def describe_outside(csv_path: Path, outside: Sequence[str]) -> str:
+    """The question before a CSV adds files from elsewhere: a shared CSV may name private ones."""
+    listed = [f"  {path}" for path in outside[:OUTSIDE_LISTED]]
+    if len(outside) > OUTSIDE_LISTED:
+        listed.append(f"  … and {len(outside) - OUTSIDE_LISTED:,} more")
+    return "\n".join(
+        [
+            f"{csv_path.name} names {len(outside):,} file(s) outside its own folder "
+            f"({csv_path.parent}) that are not in this project:",
+            *listed,
+            "",
+            "Add them to the project? (No leaves them out; the other rows are imported.)",
+        ]
+    )
+
+
 def describe_import(source: str, summary: ImportSummary) -> str:
     """The summary dialog's text: what changed and what was skipped, grouped by reason."""
     classes = {name for name in summary.unknown_classes}
@@ -251,6 +277,8 @@ def describe_import(source: str, summary: ImportSummary) -> str:
         lines.append(f"{summary.n_duplicates} paths were listed twice (the last label wins).")
     if classes and not summary.n_classes_created:
         lines.append(f"Rows with unknown classes skipped: {', '.join(sorted(classes))}.")
+    if summary.outside:
+        lines.append(f"{len(summary.outside):,} files outside the CSV's folder were left out.")
     if summary.n_skipped:
         lines.append(f"{summary.n_skipped} skipped:")
         lines += [f"  {n} × {reason}" for reason, n in summary.skipped_by_reason().items()]

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QMainWindow,
     QMessageBox,
     QVBoxLayout,
@@ -36,6 +35,7 @@ from desktop.ui.grid_view import GridView
 from desktop.ui.ingest import Ingest
 from desktop.ui.labelling import Labelling
 from desktop.ui.loop import install_loop
+from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
 from desktop.ui.project_files import ProjectFiles
@@ -187,24 +187,29 @@ class MainWindow(QMainWindow):
         return super().event(event)
 
     # --- the dialogs seam: tests replace these on the instance ------------------------------
+    # Texts here quote file, class and model names: the boxes show them as plain text.
     def ask(self, title: str, question: str) -> bool:
-        answer = QMessageBox.question(self, title, question)
-        return answer == QMessageBox.StandardButton.Yes
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        box = message_box(self, QMessageBox.Icon.Question, title, question, buttons)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def inform(self, title: str, text: str) -> None:
-        QMessageBox.information(self, title, text)
+        message_box(self, QMessageBox.Icon.Information, title, text).exec()
 
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15_000)
-        QMessageBox.warning(self, "Pigeonhole", message)
+        message_box(self, QMessageBox.Icon.Warning, "Pigeonhole", message).exec()
 
     def get_text(self, title: str, prompt: str, default: str = "") -> str | None:
-        text, ok = QInputDialog.getText(self, title, prompt, text=default)
-        return text if ok else None
+        dialog = input_dialog(self, title, prompt)
+        dialog.setTextValue(default)
+        return dialog.textValue() if dialog.exec() else None
 
     def choose_item(self, title: str, prompt: str, items: list[str]) -> str | None:
-        item, ok = QInputDialog.getItem(self, title, prompt, items, 0, False)
-        return item if ok else None
+        dialog = input_dialog(self, title, prompt)
+        dialog.setComboBoxItems(items)
+        dialog.setComboBoxEditable(False)
+        return dialog.textValue() if dialog.exec() else None
 
     def choose_colour(self, initial: str) -> str | None:
         colour = QColorDialog.getColor(QColor(initial), self, "Class colour")

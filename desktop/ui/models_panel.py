@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.records import ModelRecord
+from desktop.ui.plain_text import plain, tooltip
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Version", "Source", "Accuracy", "Macro F1", "Labels seen", "Created")
@@ -79,7 +80,7 @@ class VersionsModel(QAbstractTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(record)
+            return tooltip(_tooltip(record))
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -121,6 +122,7 @@ class ModelsPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.use_button = QPushButton("Use this version")
         self.note = QLabel("No model yet: Model → Train… or File → Open Model…")
+        plain(self.note)
         self.note.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.note, 1)

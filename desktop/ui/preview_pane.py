@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.ui.grid_model import GridModel, Tile
+from desktop.ui.plain_text import plain
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader
 
 PREVIEW_SIZE = 512
@@ -65,14 +66,19 @@ class PreviewPane(QWidget):
         self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.title = QLabel(wordWrap=True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
         self.bars = TopKBars()
         self.details = QFormLayout()
         self._fields: dict[str, QLabel] = {}
         for name in ("Label", "Prediction", "Status", "Size", "Modified", "Folder"):
             value = QLabel(wordWrap=True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            plain(value)
             self._fields[name] = value
             self.details.addRow(name, value)
+        plain(self.image, self.title)  # file names, class names and reasons are not markup
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 1)
         layout.addWidget(self.title)
@@ -93,7 +99,7 @@ class PreviewPane(QWidget):
             for value in self._fields.values():
                 value.setText("")
             return
-        self.title.setText(f"<b>{tile.name}</b>")
+        self.title.setText(tile.name)
         self.bars.set_rows(
             [(n, p, self._grid.colour(n) or QColor("#607d8b")) for n, p in top_k or []]
         )

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
+from desktop.ui.plain_text import plain
+
 
 class StatusArea:
     """Widgets added to a QStatusBar; one job's progress is shown at a time."""
@@ -18,6 +20,7 @@ class StatusArea:
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel", parent)
         self.provider_label = QLabel(parent)
+        plain(self.job_label, self.provider_label)
         self.provider_label.setToolTip("What runs the model (from ONNX Runtime's session)")
         self._on_cancel: Callable[[], None] | None = None
         bar.addWidget(self.job_label)

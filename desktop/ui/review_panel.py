@@ -33,6 +33,7 @@ from desktop.core.churn import Churn, churn_between
 from desktop.core.errors import ProjectError
 from desktop.core.review import ReviewError, Suspect, review_project
 from desktop.core.version_data import VersionDataError, label_names
+from desktop.ui.plain_text import plain
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -159,6 +160,7 @@ class ReviewPanel(QWidget):
         self.next_list, self.show_next = QListWidget(), QPushButton("Show in grid")
         self.uncertain_list, self.show_uncertain = QListWidget(), QPushButton("Show in grid")
         self.uncertain_note = QLabel()
+        plain(self.heading, self.churn_label, self.uncertain_note)
         self.uncertain_note.setWordWrap(True)
         decide = QHBoxLayout()
         for button in (self.accept_button, self.keep_button, self.show_suspects):

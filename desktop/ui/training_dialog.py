@@ -39,6 +39,7 @@ from desktop.core.training_run import (
     register_run,
 )
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
+from desktop.ui.plain_text import plain
 from desktop.ui.trainer_process import TrainerProcess
 from trainer.options import BACKBONES  # stdlib-only module: no TensorFlow
 
@@ -97,6 +98,7 @@ class TrainingDialog(QDialog):
         self.stage_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.eta_label = QLabel("")
+        plain(self.stage_label, self.eta_label)
         self.loss_plot = CurvesWidget("Loss", LOSS_KEYS)
         self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
         plots = QHBoxLayout()

@@ -4,6 +4,7 @@ exit code 2 with nothing written."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +17,10 @@ import pytest
 from PIL import Image
 
 from desktop.cli_classify import CSV_COLUMNS, PROG, main
+from desktop.core.csv_io import parse_topk
 
 ROOT = Path(__file__).resolve().parents[2]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of what a spreadsheet may run
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def classes_of(model_path: Path) -> list[str]:
-    import json
-
     props = {p.key: p.value for p in onnx.load(model_path).metadata_props}
     return json.loads(props["pigeonhole.classes"])
 
@@ -76,7 +77,7 @@ def test_a_folder_becomes_one_row_per_image_file(
             continue
         assert row["error"] == "" and row["prediction"] in classes
         assert 0.0 <= float(row["confidence"]) <= 1.0
-        top = [entry.rsplit(":", 1) for entry in row["top_k"].split(";")]
+        top = parse_topk(row["top_k"])
         assert top[0][0] == row["prediction"] and len(top) == min(3, len(classes))
     stderr = capsys.readouterr().err
     assert "wrote" in stderr and "4 classified, 1 unreadable" in stderr
@@ -113,6 +114,30 @@ def test_files_and_folders_mix_and_each_file_appears_once(
     notes = next(row for row in rows if row["path"].endswith("notes.txt"))
     assert notes["error"] and not notes["prediction"]
     assert all(";" not in row["top_k"] for row in rows)
+
+
+def test_class_names_that_look_like_formulas_are_written_as_text(
+    photos: Path, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """A model from someone else names its classes '=cmd|...': the CSV must not run them."""
+    hostile = ['=cmd|" /C calc"!A0', "@SUM(1+1)", "-1;+2"]
+    model = onnx.load(tiny_model_path)
+    for prop in model.metadata_props:
+        if prop.key == "pigeonhole.classes":
+            prop.value = json.dumps(hostile)
+    onnx.save(model, tmp_path / "hostile.onnx")
+    out = tmp_path / "p.csv"
+    argv = [str(photos), "--model", str(tmp_path / "hostile.onnx"), "--out", str(out)]
+    assert main([*argv, "--workers", "0"]) == 0
+    with out.open(newline="", encoding="utf-8") as stream:
+        cells = [cell for row in list(csv.reader(stream))[1:] for cell in row]
+    assert cells and not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    rows = read_csv(out)
+    predicted = [row for row in rows if row["prediction"]]
+    assert predicted and all(
+        parse_topk(row["top_k"])[0][0] in hostile and len(parse_topk(row["top_k"])) == 3
+        for row in predicted
+    )
 
 
 def test_missing_folder_is_one_line_exit_2_and_writes_nothing(

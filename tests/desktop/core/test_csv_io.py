@@ -184,7 +184,7 @@ def test_export_has_labels_predictions_and_top_k(project, pics, tmp_path) -> Non
         "label": "dog",
         "prediction": "cat",
         "confidence": "0.9000",
-        "top_k": "cat:0.9000;dog:0.1000",
+        "top_k": '[["cat", 0.9], ["dog", 0.1]]',
     }
     assert (rows[2]["prediction"], rows[2]["label"]) == ("dog", "")
     assert rows[3]["prediction"] == rows[3]["top_k"] == ""
@@ -214,9 +214,40 @@ def test_export_then_import_round_trips(tmp_path_factory, labels) -> None:
 
 
 def test_top_k_text_round_trips() -> None:
-    text = format_topk([(1, 0.91), (0, 0.05)], ["a:b", "cls2"])
-    assert text == "cls2:0.9100;a:b:0.0500"
-    assert parse_topk(text) == [("cls2", 0.91), ("a:b", 0.05)]
+    names = ["a:b", "x;y", 'q"uote']
+    text = format_topk([(1, 0.91), (0, 0.05), (2, 0.04)], names)
+    assert parse_topk(text) == [("x;y", 0.91), ("a:b", 0.05), ('q"uote', 0.04)]
+    assert parse_topk("cls2:0.9100;a:b:0.0500") == [("cls2", 0.91), ("a:b", 0.05)]  # older files
+
+
+HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "'quoted",
+                 "''twice", "a;b:c"]  # fmt: skip
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_formula_cells_are_neutralised_and_read_back_exactly(tmp_path) -> None:
+    """A class named like a formula is text in a spreadsheet and the same name after import."""
+    pics = make_images(tmp_path / "pics", len(HOSTILE_NAMES))
+    with Project.open(tmp_path / "a.pigeonhole") as source:
+        ids = source.add_images(pics)
+        for image_id, name in zip(ids, HOSTILE_NAMES, strict=True):
+            source.add_class(name)
+            source.set_labels([image_id], source.class_by_name(name).id)
+        info = ModelInfo(HOSTILE_NAMES, 32, "tiny", "t")
+        model_id = source.add_model("/m.onnx", info, {})
+        k = len(HOSTILE_NAMES)
+        rows = [PredictionRow.from_probs(i, [0.5 if c == n else 0.5 / k for c in range(k)])
+                for n, i in enumerate(ids)]  # fmt: skip
+        source.set_predictions(model_id, rows)
+        export_csv(source, tmp_path / "export.csv")
+    raw = list(csv.reader((tmp_path / "export.csv").open(encoding="utf-8", newline="")))
+    cells = [cell for row in raw[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    exported = list(csv.DictReader((tmp_path / "export.csv").open(encoding="utf-8", newline="")))
+    assert sorted(parse_topk(row["top_k"])[0][0] for row in exported) == sorted(HOSTILE_NAMES)
+    with Project.open(tmp_path / "b.pigeonhole") as target:
+        import_label_csv(target, tmp_path / "export.csv", create_classes=True)
+    assert labels_in_file(tmp_path / "b.pigeonhole") == labels_in_file(tmp_path / "a.pigeonhole")
 
 
 def test_the_training_manifest_is_read_by_the_trainer(project, pics, tmp_path) -> None:
@@ -240,3 +271,35 @@ def test_no_manifest_without_labels(project, tmp_path) -> None:
     with pytest.raises(ExportError, match="no labelled"):
         write_training_manifest(project, tmp_path / "train.csv")
     assert not (tmp_path / "train.csv").exists()
+
+
+def test_rows_outside_the_csv_folder_are_listed_and_added_only_on_consent(
+    project, db, tmp_path, monkeypatch
+) -> None:
+    """A shared CSV naming ~/.ssh/id_rsa or ../../etc/shadow does not pull them in unasked."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    monkeypatch.setenv("HOME", str(home))
+    private = make_images(tmp_path / "private", 1)[0]
+    share = tmp_path / "share" / "labels"
+    inside = make_images(share / "pics", 1)[0]
+    (share / "link").symlink_to(tmp_path / "private", target_is_directory=True)
+    table = write(share / "labels.csv", "path,label\npics/img000.png,cat\n~/.ssh/id_rsa,cat\n"
+                  "../../private/img000.png,dog\nlink/img000.png,dog\n")  # fmt: skip
+    summary = import_label_csv(project, table)
+    assert labels_in_file(db) == {str(inside): "cat"}
+    assert sorted(summary.outside) == sorted(
+        [str(home / ".ssh" / "id_rsa"), str(private), str(share / "link" / "img000.png")]
+    )
+    assert fresh_rows(db, "SELECT path FROM images") == [(str(inside),)]
+    consented = import_label_csv(project, table, allow_outside=True)
+    assert labels_in_file(db) == {
+        str(inside): "cat",
+        str(private): "dog",
+        str(share / "link" / "img000.png"): "dog",
+    }
+    assert [s.reason for s in consented.skipped if "id_rsa" in s.what] == [
+        "not an image (not an image format we can read (unknown or corrupt header))"
+    ]
+    assert not [p for (p,) in fresh_rows(db, "SELECT path FROM images") if "id_rsa" in p]

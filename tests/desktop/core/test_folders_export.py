@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -114,3 +118,108 @@ def test_bad_destinations_are_refused(project, tmp_path) -> None:
 )
 def test_class_names_become_safe_folder_names(name, folder) -> None:
     assert safe_folder_name(name) == folder
+
+
+# ----------------------------------------------------------------- hostile destinations and sources
+def test_a_symlinked_class_folder_in_the_destination_is_not_written_through(project, tmp_path):
+    """Someone who can write to a shared destination plants cat -> ~/.ssh: nothing lands there."""
+    ids = project.add_images(make_images(tmp_path / "pics", 2))
+    project.set_labels(ids, project.class_by_name("cat").id)
+    private = tmp_path / "home" / ".ssh"
+    private.mkdir(parents=True)
+    out = tmp_path / "shared"
+    out.mkdir()
+    (out / "cat").symlink_to(private, target_is_directory=True)
+    with pytest.raises(ExportError, match="symbolic link"):
+        export_class_folders(project, out)
+    assert list(private.iterdir()) == []
+    assert (out / "cat").is_symlink()  # left as it was
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_sources_that_are_not_regular_image_files_are_refused_with_a_reason(project, tmp_path):
+    """Stored paths that became a pipe, a device or a non-image are skipped, never copied:
+    a pipe would hang the export and /dev/zero would fill the disk."""
+    pics = make_images(tmp_path / "pics", 3)
+    ids = project.add_images([*pics, "/dev/zero"])
+    pics[0].unlink()
+    os.mkfifo(pics[0])  # the pipe first: the old code blocks on it before reaching /dev/zero
+    pics[1].write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    project.set_labels(ids, project.class_by_name("cat").id)
+    result: dict[str, object] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(summary=export_class_folders(project, tmp_path / "out")),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the export hung on a pipe"
+    summary = result["summary"]
+    assert summary.n_written == 1
+    reasons = {Path(s.what).name: s.reason for s in summary.skipped}
+    assert "pipe, socket or device" in reasons["img000.png"]
+    assert "not an image" in reasons["img001.png"]
+    assert "pipe, socket or device" in reasons["zero"]
+    assert sorted(tree(tmp_path / "out")) == ["cat/img002.png"]
+
+
+KILLED_EXPORT = """
+import shutil, sys, time
+from desktop.core.folders_export import export_class_folders
+from desktop.core.store import Project
+
+def slow_copy(src, dst, length=0):  # a slow USB stick: the kill lands inside a copy
+    while chunk := src.read(128 * 1024):
+        dst.write(chunk)
+        dst.flush()
+        print("partial", flush=True)
+        time.sleep(0.05)
+
+shutil.copyfileobj = slow_copy
+with Project.open(sys.argv[1]) as project:
+    export_class_folders(project, sys.argv[2],
+                         progress=lambda done, total: print(done, flush=True))
+"""
+
+
+def test_an_export_killed_midway_leaves_no_truncated_file_under_a_real_name(tmp_path) -> None:
+    """SIGKILL a real export process mid-copy: every file under its real name is complete, and
+    the next export clears the temporary file the kill left behind."""
+    from PIL import Image
+
+    sources = []
+    for i in range(8):
+        path = tmp_path / "pics" / f"big{i}.bmp"
+        path.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (600, 600), (i * 30, 80, 160)).save(path)  # ~1 MB each
+        sources.append(path)
+    db = tmp_path / "p.pigeonhole"
+    with Project.open(db) as project:
+        project.add_class("cat")
+        project.set_labels(project.add_images(sources), project.class_by_name("cat").id)
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_EXPORT, str(db), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while child.stdout.readline().strip() != "2":  # two files done
+            assert child.poll() is None, "the export child ended early"
+        assert child.stdout.readline().strip() == "partial"  # the third is being written
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    originals = {p.name: p.read_bytes() for p in sources}
+    real = [p for p in (out / "cat").iterdir() if not p.name.startswith(".")]
+    assert len(real) >= 2
+    assert all(p.read_bytes() == originals[p.name] for p in real), "a truncated copy kept its name"
+    leftovers = [p for p in (out / "cat").iterdir() if p.name.startswith(".")]
+    assert leftovers, "the kill should have caught a copy under way"
+    with Project.open(db) as project:
+        summary = export_class_folders(project, out)
+    assert summary.n_written == 8
+    assert not [p for p in (out / "cat").iterdir() if p.name.startswith(".")]
+    for path in (out / "cat").iterdir():
+        base = path.name.replace(" (2)", "")
+        assert path.read_bytes() == originals[base]
