@@ -88,11 +88,19 @@ def fold_temperature(
 def reliability(
     probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
 ) -> list[ReliabilityBin]:
-    """The reliability table: every bin of top probability, empty ones included."""
+    """The reliability table of class probabilities: every bin, empty ones included."""
     probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
-    correct = probs.argmax(axis=1) == labels if len(probs) else np.zeros(0, bool)
+    if len(probs) == 0:
+        return reliability_from(np.zeros(0), np.zeros(0, bool), bins)
+    return reliability_from(probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels), bins)
+
+
+def reliability_from(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS
+) -> list[ReliabilityBin]:
+    """The reliability table from each image's top probability and whether it was right."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
     # Bin i holds (edge_i, edge_i+1]; a confidence of exactly 0 goes to the first bin.
     which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
@@ -112,15 +120,19 @@ def reliability(
     return table
 
 
-def expected_calibration_error(
-    probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
-) -> float:
-    """Σ over bins of (share of images in the bin) × |accuracy − confidence|; 0 for no images."""
-    table = reliability(probs, labels, bins)
+def table_ece(table: list[ReliabilityBin]) -> float:
+    """The ECE of a reliability table; 0 for an empty one."""
     total = sum(row.count for row in table)
     if total == 0:
         return 0.0
     return float(sum(row.count / total * abs(row.accuracy - row.confidence) for row in table))
+
+
+def expected_calibration_error(
+    probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """Σ over bins of (share of images in the bin) × |accuracy − confidence|; 0 for no images."""
+    return table_ece(reliability(probs, labels, bins))
 
 
 def calibration_summary(

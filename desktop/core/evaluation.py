@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from sklearn.metrics import (
 )
 
 from desktop.core.version_data import label_names, predicted_names
+from trainer.calibration import ReliabilityBin, reliability_from, table_ece
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -54,6 +55,13 @@ class Evaluation:
     """confusion[i, j] = images of true class i predicted as class j."""
     cells: Mapping[tuple[str, str], tuple[int | str, ...]] = field(default_factory=dict)
     """(true, predicted) -> the image ids (or, from a report, paths) in that cell."""
+    reliability: tuple[ReliabilityBin, ...] = ()
+    """How sure the version was against how often it was right, in 15 bins (the diagram)."""
+
+    @property
+    def ece(self) -> float | None:
+        """Expected calibration error of the reliability table; None without one."""
+        return table_ece(list(self.reliability)) if self.reliability else None
 
     def cell(self, true: str, predicted: str) -> tuple[int | str, ...]:
         """What a click on a confusion cell filters the grid to."""
@@ -143,11 +151,18 @@ def evaluate_version(
     same locked test images; the cells then hold image ids for the grid filter.
     """
     labels = label_names(project)
-    predicted = predicted_names(project, model_id)
+    rows = project.predictions(model_id)
+    predicted = predicted_names(project, model_id, rows)
     scope = labels.keys() if image_ids is None else set(image_ids) & labels.keys()
     ids = sorted(i for i in scope if i in predicted)
     classes = project.model(model_id).classes
-    return evaluate_predictions(ids, [labels[i] for i in ids], [predicted[i] for i in ids], classes)
+    true, guessed = [labels[i] for i in ids], [predicted[i] for i in ids]
+    evaluation = evaluate_predictions(ids, true, guessed, classes)
+    table = reliability_from(
+        np.array([rows[i].confidence for i in ids]),
+        np.array(true, dtype=object) == np.array(guessed, dtype=object),
+    )
+    return replace(evaluation, reliability=tuple(table))
 
 
 def metrics_summary(evaluation: Evaluation) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from desktop.core.records import PredictionRow
     from desktop.core.store import Project
 
 
@@ -45,12 +47,15 @@ def label_names(project: Project, *, readable_only: bool = True) -> dict[int, st
     }
 
 
-def predicted_names(project: Project, model_id: int) -> dict[int, str]:
-    """image id -> the class name the model predicted."""
+def predicted_names(
+    project: Project, model_id: int, rows: Mapping[int, PredictionRow] | None = None
+) -> dict[int, str]:
+    """image id -> the class name the model predicted (from ``rows`` when already loaded)."""
     classes = project.model(model_id).classes
+    rows = project.predictions(model_id) if rows is None else rows
     return {
         image_id: classes[row.class_index]
-        for image_id, row in project.predictions(model_id).items()
+        for image_id, row in rows.items()
         if 0 <= row.class_index < len(classes)
     }
 

@@ -30,6 +30,7 @@ from desktop.core.training_run import HISTORY_NAME
 from desktop.core.version_data import VersionDataError, split_image_ids
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
 from desktop.ui.plain_text import plain, tooltip
+from desktop.ui.reliability_diagram import ReliabilityDiagram
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -90,9 +91,11 @@ class EvaluationView(QWidget):
         self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
         self.curves_note = QLabel("")
         plain(self.summary, self.curves_note)
+        self.reliability = ReliabilityDiagram()
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.accuracy_plot)
+        plots.addWidget(self.reliability)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.summary)
@@ -112,15 +115,18 @@ class EvaluationView(QWidget):
         self.matrix.setColumnCount(0)
         self.loss_plot.set_series({})
         self.accuracy_plot.set_series({})
+        self.reliability.set_bins(())
         self.curves_note.setText("")
 
     def show_score(self, score: VersionScore) -> None:
         self.score = score
         evaluation = score.evaluation
+        ece = "" if evaluation.ece is None else f", calibration error (ECE) {evaluation.ece:.3f}"
         self.summary.setText(
             f"v{score.model_id}: accuracy {evaluation.accuracy:.1%}, "
-            f"macro F1 {evaluation.macro_f1:.3f} on {score.scope}."
+            f"macro F1 {evaluation.macro_f1:.3f}{ece} on {score.scope}."
         )
+        self.reliability.set_bins(evaluation.reliability)
         self._fill_per_class(evaluation)
         self._fill_matrix(evaluation)
         self._show_history(score.history)

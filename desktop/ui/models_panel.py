@@ -1,8 +1,9 @@
 """The models panel: every version of the project's model, its scores, and which one is in use.
 
-Trainer versions carry the accuracy and macro F1 the trainer measured on the locked test split,
-so rows compare like with like. A quick retrain has no held-out score of its own (it refits on
-every label), so it shows its training accuracy, marked as such, instead of a test score.
+Every version carries scores measured on the locked test split, so rows compare like with like:
+the trainer's on its run's test images, a quick retrain's on the same test images (its head is
+fitted on train and val alone). A version without test images shows "—", never a training-set
+score. The Recipe column says what made the version; its tooltip says more.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from desktop.core.records import ModelRecord
 from desktop.ui.plain_text import plain, tooltip
 
 Index = QModelIndex | QPersistentModelIndex
-COLUMNS = ("Version", "Source", "Accuracy", "Macro F1", "Labels seen", "Created")
+COLUMNS = ("Version", "Source", "Accuracy", "Macro F1", "ECE", "Labels seen", "Created", "Recipe")
 SOURCES = {"trainer": "trained", "quick_retrain": "quick retrain"}
 
 
@@ -81,7 +82,7 @@ class VersionsModel(QAbstractTableModel):
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
             return tooltip(_tooltip(record))
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
+        if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= index.column() <= 5:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -91,17 +92,26 @@ def version_cells(record: ModelRecord, current: bool = False) -> tuple[str, ...]
     metrics = record.metrics
     source = SOURCES.get(str(metrics.get("source")), "opened")
     accuracy = _percent(metrics.get("accuracy"))
-    if accuracy == "—" and isinstance(metrics.get("training_accuracy"), int | float):
-        accuracy = f"{metrics['training_accuracy']:.1%} (train)"
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created))
     return (
         f"{'● ' if current else ''}v{record.id}",
         source,
         accuracy,
         _number(metrics.get("macro_f1")),
+        _number(metrics.get("ece")),
         f"{record.n_labels:,}",
         created,
+        recipe_text(record),
     )
+
+
+def recipe_text(record: ModelRecord) -> str:
+    """One line on what made the version: the trainer's recipe, or the quick retrain's."""
+    recipe = record.metrics.get("recipe")
+    if isinstance(recipe, str) and recipe:
+        return recipe
+    info = record.info
+    return f"{info.get('backbone', '?')} at {info.get('input_size', '?')} px (no recipe recorded)"
 
 
 class ModelsPanel(QWidget):
@@ -177,11 +187,16 @@ def _tooltip(record: ModelRecord) -> str:
         f"{len(record.classes)} classes: {', '.join(record.classes)}",
         f"backbone {info.get('backbone', '?')}, input {info.get('input_size', '?')} px",
     ]
-    if record.metrics.get("source") == "quick_retrain":
-        lines.append(
-            f"head refitted from v{record.metrics.get('parent_model_id')}; "
-            "accuracy is on its own training labels"
-        )
-    elif record.metrics.get("source") == "trainer":
-        lines.append("accuracy and macro F1 on the locked test split")
+    metrics = record.metrics
+    if metrics.get("source") == "quick_retrain":
+        lines.append(f"head refitted from v{metrics.get('parent_model_id')}")
+    if metrics.get("accuracy") is not None:
+        lines.append("accuracy, macro F1 and ECE on the locked test split")
+    else:
+        lines.append("no test images scored: label more images to get a held-out score")
+    if isinstance(metrics.get("temperature"), int | float):
+        before = metrics.get("ece_before")
+        was = f" (ECE {before:.3f} before)" if isinstance(before, int | float) else ""
+        lines.append(f"calibrated by temperature scaling, T = {metrics['temperature']:.2f}{was}")
+    lines.append("recipe: " + recipe_text(record))
     return "\n".join(lines)

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -41,7 +42,19 @@ from desktop.core.training_run import (
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
 from desktop.ui.plain_text import plain
 from desktop.ui.trainer_process import TrainerProcess
-from trainer.options import BACKBONES  # stdlib-only module: no TensorFlow
+from trainer.options import BACKBONE_CHOICES, FLIP_CHOICES  # stdlib-only: no TensorFlow
+
+BACKBONE_TIPS = {
+    "auto": "EfficientNet-Lite0 fine-tuned, and small_cnn from scratch too when the images are "
+    "small or greyscale; the better one on the validation images wins",
+    "efficientnet_lite0": "pretrained on ImageNet photos: head first, then fine-tuning",
+    "small_cnn": "a small network trained from scratch: no fine-tuning phase",
+}
+FLIP_TIPS = {
+    "auto": "mirror images are used only if they keep their labels (tested on your images)",
+    "on": "always add mirror images (clothes, animals, most photos)",
+    "off": "never mirror (digits, letters, arrows, left/right classes)",
+}
 
 
 class TrainingDialog(QDialog):
@@ -81,19 +94,33 @@ class TrainingDialog(QDialog):
 
     # --- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.backbone = QComboBox()
-        self.backbone.addItems(list(BACKBONES))
-        self.epochs = _spin(1, 1000, "most epochs of head training (early stopping may end sooner)")
-        self.fine_tune_epochs = _spin(0, 1000, "epochs of fine-tuning the backbone (0: off)")
+        self.backbone = _choices(BACKBONE_CHOICES, BACKBONE_TIPS)
+        self.epochs = _spin(
+            0, 1000, "most epochs of the first phase (early stopping may end sooner)"
+        )
+        self.epochs.setSpecialValueText("auto (10 for a head, 100 from scratch)")
+        self.fine_tune_epochs = _spin(0, 1000, "most epochs of fine-tuning the backbone (0: off)")
         self.image_size = _spin(0, 1024, "pixels per side")
-        self.image_size.setSpecialValueText("backbone default")
+        self.image_size.setSpecialValueText("from the images")
         self.batch_size = _spin(1, 1024, "images per training step")
+        self.flips = _choices(FLIP_CHOICES, FLIP_TIPS)
+        self.time_budget = QDoubleSpinBox()
+        self.time_budget.setRange(0, 24 * 60)
+        self.time_budget.setDecimals(0)
+        self.time_budget.setSuffix(" min")
+        self.time_budget.setSpecialValueText("no limit")
+        self.time_budget.setToolTip(
+            "minutes of training the candidates share; the ETA never exceeds it"
+        )
         form = QFormLayout()
         form.addRow("Backbone", self.backbone)
         form.addRow("Epochs", self.epochs)
         form.addRow("Fine-tune epochs", self.fine_tune_epochs)
         form.addRow("Image size", self.image_size)
         form.addRow("Batch size", self.batch_size)
+        form.addRow("Mirror images", self.flips)
+        form.addRow("Time budget", self.time_budget)
+        self.backbone.currentTextChanged.connect(self._follow_backbone)
         self.stage_label = QLabel("Ready: the labelled images will be the training data.")
         self.stage_label.setWordWrap(True)
         self.progress = QProgressBar()
@@ -132,6 +159,8 @@ class TrainingDialog(QDialog):
             fine_tune_epochs=self.fine_tune_epochs.value(),
             image_size=size or None,
             batch_size=self.batch_size.value(),
+            flips=self.flips.currentText(),
+            time_budget=self.time_budget.value(),
         )
 
     def set_options(self, options: TrainSettings) -> None:
@@ -140,21 +169,40 @@ class TrainingDialog(QDialog):
         self.fine_tune_epochs.setValue(options.fine_tune_epochs)
         self.image_size.setValue(options.image_size or 0)
         self.batch_size.setValue(options.batch_size or 32)
+        self.flips.setCurrentText(options.flips)
+        self.time_budget.setValue(options.time_budget)
+        self._follow_backbone(options.backbone)
+
+    def _follow_backbone(self, backbone: str) -> None:
+        """small_cnn has no pretrained backbone to fine-tune: say so instead of ignoring it."""
+        scratch = backbone == "small_cnn"
+        self.fine_tune_epochs.setEnabled(not scratch and not self.is_running())
+        self.fine_tune_epochs.setToolTip(
+            "small_cnn learns from scratch in one phase: nothing to fine-tune"
+            if scratch
+            else "most epochs of fine-tuning the backbone (0: off)"
+        )
 
     def _saved_options(self) -> TrainSettings:
         value = self._settings.value
         default = TrainSettings()
+        backbone = str(value("training/backbone", default.backbone))
+        flips = str(value("training/flips", default.flips))
         return TrainSettings(
-            backbone=str(value("training/backbone", default.backbone)),
+            backbone=backbone if backbone in BACKBONE_CHOICES else default.backbone,
             epochs=int(value("training/epochs", default.epochs)),
             fine_tune_epochs=int(value("training/fine_tune_epochs", default.fine_tune_epochs)),
             image_size=int(value("training/image_size", 0)) or None,
             batch_size=int(value("training/batch_size", 32)),
+            flips=flips if flips in FLIP_CHOICES else default.flips,
+            time_budget=float(value("training/time_budget", default.time_budget)),
         )
 
     def _save_options(self, options: TrainSettings) -> None:
         for key in ("backbone", "epochs", "fine_tune_epochs", "image_size", "batch_size"):
             self._settings.setValue(f"training/{key}", getattr(options, key) or 0)
+        self._settings.setValue("training/flips", options.flips)
+        self._settings.setValue("training/time_budget", options.time_budget)
 
     # --- running -------------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -211,9 +259,11 @@ class TrainingDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        for widget in (self.backbone, self.epochs, self.fine_tune_epochs, self.image_size):
+        for widget in (self.backbone, self.epochs, self.image_size, self.batch_size):
             widget.setEnabled(not running)
-        self.batch_size.setEnabled(not running)
+        for widget in (self.flips, self.time_budget):
+            widget.setEnabled(not running)
+        self._follow_backbone(self.backbone.currentText())
 
     def _on_event(self, event: TrainerEvent) -> None:
         run = self.run
@@ -242,10 +292,12 @@ class TrainingDialog(QDialog):
         if self.run is None or self.run.status != "running":
             return
         eta = self.run.eta_seconds(time.monotonic() - self._last_epoch_at)
+        budget = self.run.budget_seconds()
+        within = f", within the {format_duration(budget)} budget" if budget else ""
         if eta is None:
-            self.eta_label.setText("Time left: known after the first epoch")
+            self.eta_label.setText(f"Time left: known after the first epoch{within}")
         else:
-            self.eta_label.setText(f"Time left: about {format_duration(eta)} (then export)")
+            self.eta_label.setText(f"Time left: about {format_duration(eta)}{within} (then export)")
 
     def _on_ended(self, run: TrainingRun) -> None:
         self._ticker.stop()
@@ -296,6 +348,14 @@ def _summary(run: TrainingRun) -> str:
             "The new version is loaded; the images are being reclassified."
         )
     return "Done. The new version is loaded; the images are being reclassified."
+
+
+def _choices(names: tuple[str, ...], tips: dict[str, str]) -> QComboBox:
+    box = QComboBox()
+    for index, name in enumerate(names):
+        box.addItem(name)
+        box.setItemData(index, tips[name], Qt.ItemDataRole.ToolTipRole)
+    return box
 
 
 def _spin(low: int, high: int, tip: str) -> QSpinBox:
