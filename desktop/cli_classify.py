@@ -21,10 +21,13 @@ from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSessio
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import Skipped
 from desktop.core.scanner import scan_all
+from trainer.file_names import PATH_BYTES_COLUMN, path_bytes_cell, shown
 from trainer.files import replacing
 
 PROG = "python -m desktop classify"
-CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error")
+CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error", PATH_BYTES_COLUMN)
+"""``path`` is the name as shown; ``path_bytes`` its exact bytes when they are not UTF-8 (see
+trainer/file_names.py), so a name like b"caf\xe9.png" gets its row instead of a traceback."""
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -166,7 +169,7 @@ def write_predictions(
                 classified += len(batch.keys)
                 unreadable += len(batch.errors)
                 progress.show(batch.done, unreadable)
-            writer.writerows([item.what, "", "", "", item.reason] for item in unusable)
+            writer.writerows(_row(item.what, "", "", "", item.reason) for item in unusable)
             unreadable += len(unusable)
     finally:
         progress.finish()
@@ -183,16 +186,16 @@ def _rows(
             f"{classes[c]}:{p:.4f}"
             for c, p in zip(batch.top_k_index[i], batch.top_k_prob[i], strict=True)
         )
-        rows[index] = [
-            str(files[index]),
-            classes[batch.class_index[i]],
-            f"{batch.confidence[i]:.4f}",
-            top,
-            "",
-        ]
+        rows[index] = _row(
+            str(files[index]), classes[batch.class_index[i]], f"{batch.confidence[i]:.4f}", top, ""
+        )
     for error in batch.errors:
-        rows[error.key] = [str(files[error.key]), "", "", "", error.reason]
+        rows[error.key] = _row(str(files[error.key]), "", "", "", error.reason)
     return [rows[index] for index in sorted(rows)]
+
+
+def _row(path: str, prediction: str, confidence: str, top_k: str, error: str) -> list[str]:
+    return [shown(path), prediction, confidence, top_k, shown(error), path_bytes_cell(path)]
 
 
 class _Progress:

@@ -2,7 +2,10 @@
 
 The user's images are never moved or changed, and nothing in the destination is ever overwritten:
 files are created with exclusive open, and a name already taken gets " (2)", " (3)"...
-Class names become safe folder names on every system (no '/', ':' or reserved names).
+Class names become safe folder names on every system (no '/', ':' or reserved names). Every name
+written is at most 255 bytes (NAME_MAX of ext4, APFS, NTFS), cut at a character: a 100-character
+CJK class name is 300 bytes of UTF-8, and a 255-byte file name plus " (2)" would be too long.
+A file name's bytes are kept as they are, also when they are not UTF-8.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ Progress = Callable[[int, int], None]
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)}
 MODES = ("copy", "symlink")
+NAME_MAX_BYTES = 255
+_ROOM_FOR_NUMBER = len(" (99999)")
 
 
 def export_class_folders(
@@ -114,7 +119,15 @@ def safe_folder_name(name: str) -> str:
         cleaned = "_"
     if cleaned.split(".")[0].lower() in _RESERVED:
         cleaned += "_"
-    return cleaned
+    return fit_name(cleaned, "", NAME_MAX_BYTES - _ROOM_FOR_NUMBER).rstrip(". ") or "_"
+
+
+def fit_name(stem: str, suffix: str, limit: int = NAME_MAX_BYTES) -> str:
+    """``stem + suffix``, the stem cut at a character so the name has at most ``limit`` bytes."""
+    room = limit - len(os.fsencode(suffix))
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[: -max(1, (len(os.fsencode(stem)) - room) // 4)]
+    return stem + suffix
 
 
 def _folder_names(class_names: list[str]) -> dict[str, str]:
@@ -138,7 +151,7 @@ def _place(source: Path, folder: Path, mode: str) -> Path:
     stem, suffix = source.stem, source.suffix
     n = 1
     while True:
-        target = folder / (source.name if n == 1 else f"{stem} ({n}){suffix}")
+        target = folder / fit_name(stem, suffix if n == 1 else f" ({n}){suffix}")
         try:
             if mode == "symlink":
                 os.symlink(source, target)

@@ -17,6 +17,7 @@ from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
 from desktop.core.images_table import ids_by_path
 from desktop.core.records import LABEL_SOURCES, Action, ClassRecord, ImportSummary, Skipped
+from desktop.core.stored_paths import to_db
 
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -315,5 +316,5 @@ def _add_image(conn: sqlite3.Connection, path: str, now: float) -> int | None:
         return None
     return conn.execute(
         "INSERT INTO images (path, size, mtime, status, added) VALUES (?, ?, ?, 'ok', ?)",
-        (path, stat.st_size, stat.st_mtime, now),
+        (to_db(path), stat.st_size, stat.st_mtime, now),
     ).lastrowid

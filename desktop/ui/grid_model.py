@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader
+from trainer.file_names import shown
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -74,6 +75,7 @@ class Tile:
 
     @property
     def name(self) -> str:
+        """The file name as the OS gives it; ``shown(name)`` is what goes on screen."""
         return os.path.basename(self.path)  # sorting by name calls this a million times
 
     @property
@@ -120,9 +122,9 @@ class GridModel(QAbstractListModel):
             return None
         tile = self._tiles[index.row()]
         if role == Qt.ItemDataRole.DisplayRole or role == Role.NAME:
-            return tile.name
+            return shown(tile.name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tile.path if not tile.error else f"{tile.path}\n{tile.error}"
+            return shown(tile.path if not tile.error else f"{tile.path}\n{tile.error}")
         if role == Role.TILE:
             return tile
         if role == Role.IMAGE_ID:
