@@ -22,6 +22,7 @@ from desktop.cli_classify import main as classify_main
 from desktop.core.csv_io import export_csv, import_label_csv
 from desktop.core.folders_export import export_class_folders
 from desktop.core.scanner import scan, scan_all
+from desktop.core.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from desktop.core.store import Project
 from desktop.core.training_run import TrainSettings, prepare_run
 from desktop.ui.grid_model import Tile
@@ -232,3 +233,27 @@ def test_the_trainer_trains_on_a_manifest_of_odd_names(odd_folder: Path, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_split_csv(prepared.run_dir / "split.csv")
     assert {os.path.join(prepared.run_dir, rel) for rel, _, _ in rows} == set(files)
+
+
+def test_a_version_1_project_is_upgraded_and_then_takes_any_name(
+    odd_folder: Path, tmp_path: Path
+) -> None:
+    """A project made before paths could be BLOBs keeps its rows and labels; its version goes up
+    so an older Pigeonhole refuses it rather than misread a BLOB path."""
+    db = tmp_path / "old.pigeonhole"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0] + f"PRAGMA application_id = {APPLICATION_ID};")
+    conn.execute("PRAGMA user_version = 1")
+    plain = os.fspath(odd_folder / "plain.png")
+    conn.execute("INSERT INTO images (path, added) VALUES (?, 0)", (plain,))
+    conn.execute("INSERT INTO classes (name, colour, position) VALUES ('cat', '#112233', 0)")
+    conn.execute("INSERT INTO labels VALUES (1, 1, 'user', 0)")
+    conn.commit()
+    conn.close()
+    with Project.open(db) as project:
+        assert project.labelled_images(readable_only=False) == [(plain, "cat")]
+        project.add_images([odd_folder / NOT_UTF8])
+        assert len(project.image_rows()) == 2
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2 == SCHEMA_VERSION
+    conn.close()
