@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         'when their cosine similarity >= threshold, groups closed transitively; "all pairs" '
         "(the baseline, same run): every pair >= threshold linked. What must stay near 0: "
         "distinct originals of the same class grouped together."
-        "\n\nSpeed of one grouping pass (scikit-learn brute-force radius query + scipy "
+        "\n\nSpeed of one grouping pass (scikit-learn brute-force nearest-neighbour query + scipy "
         "connected components) on random 1280-d embeddings:\n\n" + format_table(speed)
     )
     write_table(SECTION, rows, notes=notes)
