@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import TextIO
 
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
-from desktop.core.csv_cells import neutralise, neutralise_row
+from desktop.core.csv_cells import neutralise
 from desktop.core.csv_io import format_topk
 from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSession, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import Skipped
 from desktop.core.scanner import scan_all
+from trainer.file_names import PATH_BYTES_COLUMN, path_bytes_cell, shown
 from trainer.files import replacing
 
 PROG = "python -m desktop classify"
-CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error")
+CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error", PATH_BYTES_COLUMN)
+"""``path`` is the name as shown; ``path_bytes`` its exact bytes when they are not UTF-8 (see
+trainer/file_names.py), so a name like b"caf\xe9.png" gets its row instead of a traceback."""
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -168,9 +171,7 @@ def write_predictions(
                 classified += len(batch.keys)
                 unreadable += len(batch.errors)
                 progress.show(batch.done, unreadable)
-            writer.writerows(
-                neutralise_row([item.what, "", "", "", item.reason]) for item in unusable
-            )
+            writer.writerows(_row(item.what, "", "", "", item.reason) for item in unusable)
             unreadable += len(unusable)
     finally:
         progress.finish()
@@ -187,16 +188,22 @@ def _rows(
     rows: dict[int, list[str]] = {}
     for i, index in enumerate(batch.keys):
         top = zip(batch.top_k_index[i], batch.top_k_prob[i], strict=True)
-        rows[index] = [
-            neutralise(str(files[index])),
-            neutralise(classes[batch.class_index[i]]),
+        rows[index] = _row(
+            str(files[index]),
+            classes[batch.class_index[i]],
             f"{batch.confidence[i]:.4f}",
-            neutralise(format_topk(top, classes)),
+            format_topk(top, classes),
             "",
-        ]
+        )
     for error in batch.errors:
-        rows[error.key] = neutralise_row([str(files[error.key]), "", "", "", error.reason])
+        rows[error.key] = _row(str(files[error.key]), "", "", "", error.reason)
     return [rows[index] for index in sorted(rows)]
+
+
+def _row(path: str, prediction: str, confidence: str, top_k: str, error: str) -> list[str]:
+    """One CSV row, every text cell neutralised (names come from files and models)."""
+    cells = [shown(path), prediction, confidence, top_k, shown(error), path_bytes_cell(path)]
+    return [neutralise(cell) for cell in cells]
 
 
 class _Progress:

@@ -22,6 +22,7 @@ import numpy as np
 
 from trainer.contract import UnreadableImage, decode_for_model, is_image_path
 from trainer.errors import TrainerError
+from trainer.file_names import PATH_BYTES_COLUMN, path_from_cells
 from trainer.split import assign_splits
 
 CSV_COLUMNS = ("path", "label")
@@ -190,7 +191,7 @@ def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str]]:
                 )
             reader.fieldnames = columns
             return [
-                (reader.line_num, (row["path"] or "").strip(), (row["label"] or "").strip())
+                (reader.line_num, _row_path(row), (row["label"] or "").strip())
                 for row in reader
                 if any((value or "").strip() for value in row.values() if isinstance(value, str))
             ]
@@ -202,9 +203,21 @@ def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str]]:
         raise TrainerError(f"cannot read {manifest}: {exc.strerror or exc}") from exc
 
 
+def _row_path(row: dict[str, Any]) -> str:
+    """The path a manifest row names; exact bytes from ``path_bytes`` when it is filled in."""
+    return path_from_cells((row["path"] or "").strip(), row.get(PATH_BYTES_COLUMN))
+
+
 def _manifest_rel(root: Path, raw_path: str) -> str:
-    """A manifest path as the split key: posix, relative to the CSV's folder when inside it."""
-    path = Path(os.path.normpath(root / raw_path.replace("\\", "/")))
+    """A manifest path as the split key: posix, relative to the CSV's folder when inside it.
+
+    A manifest written on Windows separates folders with backslashes, but on POSIX a backslash
+    is an ordinary character of a name, so the path is taken as written when that file exists and
+    with backslashes as separators only when it does not.
+    """
+    if "\\" in raw_path and not (root / raw_path).is_file():
+        raw_path = raw_path.replace("\\", "/")
+    path = Path(os.path.normpath(root / raw_path))
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -272,11 +285,11 @@ def tf_dataset(
     import tensorflow as tf
 
     index = {name: i for i, name in enumerate(classes)}
-    paths = [os.fspath(sample.path) for sample in samples]
+    paths = [os.fsencode(sample.path) for sample in samples]  # bytes: any file name fits
     labels = np.array([index[sample.label] for sample in samples], dtype=np.int32)
 
     def decode(path: bytes) -> np.ndarray:
-        return decode_for_model(path.decode("utf-8", "surrogateescape"), image_size)
+        return decode_for_model(os.fsdecode(path), image_size)
 
     def load(path: Any, label: Any) -> tuple[Any, Any]:
         image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from trainer.file_names import PATH_BYTES_COLUMN, path_bytes_cell, path_from_cells, shown
 from trainer.files import replacing
 
 SPLITS = ("train", "val", "test")
 TRAIN_FRACTION = 0.70
 VAL_FRACTION = 0.15
 MIN_FILES_FOR_TEST = 5
-SPLIT_CSV_COLUMNS = ("path", "label", "split")
+SPLIT_CSV_COLUMNS = ("path", "label", "split", PATH_BYTES_COLUMN)
 # Each split's band of u, and the class size from which the repairs keep it non-empty, in the
 # order the repairs run (any fixed order keeps the rule stable; this one is the documented one).
 _BANDS = {
@@ -44,7 +46,7 @@ _GUARANTEES = (("test", MIN_FILES_FOR_TEST), ("val", 2), ("train", 2))
 
 def split_point(rel: str) -> float:
     """Where a file falls in [0, 1): the first 60 bits of SHA-1 of its posix relative path."""
-    digest = hashlib.sha1(rel.encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(os.fsencode(rel)).hexdigest()  # UTF-8, and any name's exact bytes
     return int(digest[:15], 16) / float(16**15)
 
 
@@ -97,10 +99,14 @@ def write_split_csv(path: Path, rows: Iterable[tuple[str, str, str]]) -> None:
     with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(SPLIT_CSV_COLUMNS)
-        writer.writerows(sorted(rows))
+        for rel, label, split in sorted(rows):
+            writer.writerow([shown(rel), label, split, path_bytes_cell(rel)])
 
 
 def read_split_csv(path: Path) -> list[tuple[str, str, str]]:
     """The (path, label, split) rows of a run's split.csv."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return [(row["path"], row["label"], row["split"]) for row in csv.DictReader(handle)]
+        return [
+            (path_from_cells(row["path"], row.get(PATH_BYTES_COLUMN)), row["label"], row["split"])
+            for row in csv.DictReader(handle)
+        ]

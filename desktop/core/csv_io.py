@@ -6,6 +6,9 @@ column order with extra columns ignored, paths absolute or relative to the CSV's
 cannot use are skipped and reported with a reason; the rows we can use are applied in ONE
 transaction by ``Project.import_labels`` (one undoable action).
 
+A path that is not valid UTF-8 is written as its shown form in ``path`` and its exact bytes in a
+last column ``path_bytes``, which import reads back (see trainer/file_names.py for why).
+
 Decision: a row naming an existing file that is not yet in the project adds that image, because
 the CSV explicitly asks for it to be labelled (the summary counts them as added); rows naming files
 that do not exist are skipped ("file not found").
@@ -31,11 +34,12 @@ from desktop.core.csv_cells import neutralise, unneutralise
 from desktop.core.errors import CsvError, ExportError
 from desktop.core.records import ExportSummary, ImportSummary, Skipped
 from trainer.contract import is_image_path
+from trainer.file_names import PATH_BYTES_COLUMN, path_bytes_cell, path_from_cells, shown
 from trainer.files import replacing
 
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "filepath", "image", "image_path")
 LABEL_COLUMNS = ("label", "class", "class_name", "category")
-EXPORT_COLUMNS = ("path", "label", "prediction", "confidence", "top_k")
+EXPORT_COLUMNS = ("path", "label", "prediction", "confidence", "top_k", PATH_BYTES_COLUMN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ def read_label_csv(path: str | os.PathLike[str]) -> LabelCsv:
     if not numbered:
         raise CsvError(f"{path.name} is empty: it needs rows of path,label.")
     path_col, label_col, has_header = _columns(numbered[0][1], path.name)
+    bytes_col = _bytes_column(numbered[0][1]) if has_header else None
     body = numbered[1:] if has_header else numbered
     if not body:
         raise CsvError(f"{path.name} has a header but no rows of path,label.")
@@ -68,6 +73,8 @@ def read_label_csv(path: str | os.PathLike[str]) -> LabelCsv:
     for line, row in body:
         where = f"{path.name} line {line}"
         raw_path = _cell(row, path_col)
+        if bytes_col is not None:
+            raw_path = path_from_cells(raw_path, _cell(row, bytes_col))
         label = _cell(row, label_col)
         if not raw_path:
             skipped.append(Skipped(where, "no path"))
@@ -167,6 +174,11 @@ def _columns(first_row: list[str], name: str) -> tuple[int, int, bool]:
     )
 
 
+def _bytes_column(header: list[str]) -> int | None:
+    cells = [c.strip().lower() for c in header]
+    return cells.index(PATH_BYTES_COLUMN) if PATH_BYTES_COLUMN in cells else None
+
+
 def _absolute(raw_path: str, base: Path) -> str:
     """A CSV path as an absolute, normalised path; relative paths are relative to the CSV."""
     path = os.path.expanduser(raw_path)
@@ -209,33 +221,34 @@ def export_csv(project, path: str | os.PathLike[str], model_id: int | None = Non
     for image in project.image_rows(model_id):
         prediction = predictions.get(image.id)
         label = class_names.get(image.label_id, "") if image.label_id is not None else ""
-        if prediction is None:
-            rows.append([neutralise(image.path), neutralise(label), "", "", ""])
-            continue
-        rows.append(
-            [
-                neutralise(image.path),
-                neutralise(label),
-                neutralise(_name(names, prediction.class_index)),
+        predicted = ("", "", "")
+        if prediction is not None:
+            predicted = (
+                _name(names, prediction.class_index),
                 f"{prediction.confidence:.4f}",
-                neutralise(format_topk(prediction.topk, names)),
-            ]
-        )
+                format_topk(prediction.topk, names),
+            )
+        cells = [shown(image.path), label, *predicted, path_bytes_cell(image.path)]
+        rows.append([neutralise(cell) for cell in cells])
     _write_atomically(Path(path), [list(EXPORT_COLUMNS), *rows])
     return ExportSummary(str(Path(path).absolute()), len(rows))
 
 
 def write_training_manifest(project, path: str | os.PathLike[str]) -> int:
-    """Write ``path,label`` for labelled, readable images for ``python -m trainer``.
+    """Write ``path,label,path_bytes`` for labelled, readable images for ``python -m trainer``.
 
     Paths are absolute (the trainer accepts them, see trainer/data.py). Files that vanished since
     the last scan are left out so the trainer does not stop on them. Returns the number of rows.
     Cells are written raw, not neutralised: this file is for the trainer, which reads them as is.
     """
-    rows = [[p, label] for p, label in project.labelled_images() if os.path.isfile(p)]
+    rows = [
+        [shown(p), label, path_bytes_cell(p)]
+        for p, label in project.labelled_images()
+        if os.path.isfile(p)
+    ]
     if not rows:
         raise ExportError("There are no labelled, readable images to train on yet: label some.")
-    _write_atomically(Path(path), [["path", "label"], *rows])
+    _write_atomically(Path(path), [["path", "label", PATH_BYTES_COLUMN], *rows])
     return len(rows)
 
 

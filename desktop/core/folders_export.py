@@ -3,8 +3,11 @@
 The user's images are never moved or changed, and nothing in the destination is ever overwritten:
 a name already taken gets " (2)", " (3)"... Class names become safe folder names on every system
 (no '/', ':' or reserved names; one Unicode form, and names equal but for case share a folder
-name only once). How each file is written -- never through a planted link, never half a file
-under its real name, never from a pipe or device -- is ``desktop.core.safe_copy``'s job.
+name only once). Every name written is at most 255 bytes (NAME_MAX of ext4, APFS, NTFS), cut at
+a character: a 100-character CJK class name is 300 bytes of UTF-8, and a 255-byte file name plus
+" (2)" would be too long. A file name's bytes are kept as they are, also when they are not UTF-8.
+How each file is written -- never through a planted link, never half a file under its real
+name, never from a pipe or device -- is ``desktop.core.safe_copy``'s job.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ Progress = Callable[[int, int], None]
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)}
 MODES = ("copy", "symlink")
+NAME_MAX_BYTES = 255
+_ROOM_FOR_NUMBER = len(" (99999)")
 
 
 def export_class_folders(
@@ -159,7 +164,15 @@ def safe_folder_name(name: str) -> str:
         cleaned = "_"
     if cleaned.split(".")[0].lower() in _RESERVED:
         cleaned += "_"
-    return cleaned
+    return fit_name(cleaned, "", NAME_MAX_BYTES - _ROOM_FOR_NUMBER).rstrip(". ") or "_"
+
+
+def fit_name(stem: str, suffix: str, limit: int = NAME_MAX_BYTES) -> str:
+    """``stem + suffix``, the stem cut at a character so the name has at most ``limit`` bytes."""
+    room = limit - len(os.fsencode(suffix))
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[: -max(1, (len(os.fsencode(stem)) - room) // 4)]
+    return stem + suffix
 
 
 def _folder_names(class_names: list[str]) -> dict[str, str]:
@@ -179,7 +192,7 @@ def _folder_names(class_names: list[str]) -> dict[str, str]:
 
 
 def _candidate_names(source: Path) -> Iterator[str]:
-    """The file's own name, then "name (2).ext", "name (3).ext"... for when it is taken."""
-    yield source.name
+    """The file's own name, then "name (2).ext", "name (3).ext"..., each cut to NAME_MAX."""
+    yield fit_name(source.stem, source.suffix)
     for n in itertools.count(2):
-        yield f"{source.stem} ({n}){source.suffix}"
+        yield fit_name(source.stem, f" ({n}){source.suffix}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from desktop.core.connection import in_chunks
 from desktop.core.records import Action
+from trainer.file_names import shown
 
 HISTORY_LIMIT = 1000
 """Oldest actions beyond this many are forgotten, so the file does not grow without bound."""
@@ -122,7 +123,7 @@ def record(conn: sqlite3.Connection, text: str, changes: Iterable[Change]) -> Ac
     conn.execute("DELETE FROM history WHERE id > ?", (cursor(conn),))
     created = time.time()
     action_id = conn.execute(
-        "INSERT INTO history (text, created) VALUES (?, ?)", (text, created)
+        "INSERT INTO history (text, created) VALUES (?, ?)", (shown(text), created)
     ).lastrowid
     conn.executemany(
         "INSERT INTO history_changes (action_id, seq, tbl, key, before, after) "

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from desktop.core.connection import in_chunks
 from desktop.core.errors import InvalidAction
 from desktop.core.records import FoundFile, ImageRecord
+from desktop.core.stored_paths import from_db, rows_with_path, to_db
+from trainer.file_names import shown
 
 _BATCH = 5000
 
@@ -49,7 +51,10 @@ class ImagesMixin:
                 "WHEN status = 'missing' OR size IS NOT excluded.size "
                 "OR mtime IS NOT excluded.mtime THEN NULL ELSE error END, "
                 "size = coalesce(excluded.size, size), mtime = coalesce(excluded.mtime, mtime)",
-                [(path, size, mtime, *_status_for(size), now) for path, size, mtime in batch],
+                [
+                    (to_db(path), size, mtime, *_status_for(size), now)
+                    for path, size, mtime in batch
+                ],
             )
             by_path = ids_by_path(conn, [path for path, _, _ in batch])
         return [by_path[path] for path, _, _ in batch]
@@ -69,21 +74,20 @@ class ImagesMixin:
             ).fetchone()
         if row is None:
             raise InvalidAction(f"There is no image with id {image_id} in this project.")
-        return ImageRecord(*row)
+        return ImageRecord(*rows_with_path([row])[0])
 
     def image_files(self) -> list[tuple[int, str, int | None, float | None, str]]:
         """(id, path, size, mtime, status) of every image, for rescans."""
         with self._reading() as conn:
-            return conn.execute(
-                "SELECT id, path, size, mtime, status FROM images ORDER BY id"
-            ).fetchall()
+            rows = conn.execute("SELECT id, path, size, mtime, status FROM images ORDER BY id")
+            return rows_with_path(rows)
 
     def mark_unreadable(self, image_id: int, reason: str) -> None:
         """Flag a file we could not decode, with the reason to show on its tile."""
         with self._writing() as conn:
             cursor = conn.execute(
                 "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
-                (str(reason) or "unreadable", image_id),
+                (shown(str(reason)) or "unreadable", image_id),
             )
             if cursor.rowcount == 0:
                 raise InvalidAction(f"There is no image with id {image_id} in this project.")
@@ -93,7 +97,7 @@ class ImagesMixin:
         with self._writing() as conn:
             conn.executemany(
                 "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
-                [(str(reason) or "unreadable", image_id) for image_id, reason in rows],
+                [(shown(str(reason)) or "unreadable", image_id) for image_id, reason in rows],
             )
 
     def mark_ok(self, image_ids: Iterable[int]) -> None:
@@ -153,6 +157,7 @@ def _as_found(item: str | os.PathLike[str] | FoundFile) -> tuple[str, int | None
 def ids_by_path(conn: sqlite3.Connection, paths: list[str]) -> dict[str, int]:
     """Image ids of the given paths that are in the project (in chunks: SQLite's variable limit)."""
     found: dict[str, int] = {}
-    for chunk, marks in in_chunks(paths):
-        found.update(conn.execute(f"SELECT path, id FROM images WHERE path IN ({marks})", chunk))
+    for chunk, marks in in_chunks([to_db(path) for path in paths]):
+        rows = conn.execute(f"SELECT path, id FROM images WHERE path IN ({marks})", chunk)
+        found.update((from_db(path), image_id) for path, image_id in rows)
     return found

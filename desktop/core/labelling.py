@@ -18,6 +18,7 @@ from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
 from desktop.core.images_table import ids_by_path
 from desktop.core.records import LABEL_SOURCES, Action, ClassRecord, ImportSummary, Skipped
+from desktop.core.stored_paths import to_db
 from trainer.contract import UnreadableImage, check_image_header
 
 PALETTE = (
@@ -369,6 +370,6 @@ def _add_image(conn: sqlite3.Connection, path: str, now: float) -> tuple[int | N
         return None, f"not an image ({exc})"
     image_id = conn.execute(
         "INSERT INTO images (path, size, mtime, status, added) VALUES (?, ?, ?, 'ok', ?)",
-        (path, stat.st_size, stat.st_mtime, now),
+        (to_db(path), stat.st_size, stat.st_mtime, now),
     ).lastrowid
     return image_id, ""

@@ -21,6 +21,7 @@ from dataclasses import asdict, is_dataclass
 from desktop.core.errors import InvalidAction
 from desktop.core.labelling import class_key
 from desktop.core.records import ModelRecord, PredictionRow
+from desktop.core.stored_paths import from_db, to_db
 
 
 class PredictionsMixin:
@@ -43,7 +44,7 @@ class PredictionsMixin:
                 "INSERT INTO models (path, info, metrics, created, n_labels) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (
-                    os.path.abspath(os.fspath(path)),
+                    to_db(os.path.abspath(os.fspath(path))),
                     json.dumps(info_dict, sort_keys=True),
                     json.dumps(metrics or {}, sort_keys=True),
                     time.time(),
@@ -225,7 +226,9 @@ def _link_key(model_id: int) -> str:
 
 def _model(row: tuple) -> ModelRecord:
     model_id, path, info, metrics, created, n_labels = row
-    return ModelRecord(model_id, path, json.loads(info), json.loads(metrics), created, n_labels)
+    return ModelRecord(
+        model_id, from_db(path), json.loads(info), json.loads(metrics), created, n_labels
+    )
 
 
 def _prediction_values(model_id: int, row: PredictionRow) -> tuple:

@@ -13,6 +13,7 @@ from itertools import starmap
 
 from desktop.core.predictions_table import model_class_ids, model_class_names
 from desktop.core.records import Counts, ImageRow
+from desktop.core.stored_paths import rows_with_path
 
 _ROWS_SQL = (
     "WITH model_classes(idx, class_id, name) AS "
@@ -52,7 +53,7 @@ class QueriesMixin:
                 where = "WHERE i.id IN (SELECT value FROM json_each(?)) "
                 params.append(json.dumps([int(i) for i in ids]))
             rows = conn.execute(_ROWS_SQL + where + "ORDER BY i.id", params).fetchall()
-        return list(starmap(ImageRow, rows))
+        return list(starmap(ImageRow, rows_with_path(rows)))
 
     def labels_touched_by(self, action_id: int) -> list[int] | None:
         """Image ids whose label a history action changed; None if it changed classes too
@@ -78,10 +79,11 @@ class QueriesMixin:
         """(path, class name) of labelled images, for training manifests and exports."""
         where = "WHERE i.status = 'ok'" if readable_only else ""
         with self._reading() as conn:
-            return conn.execute(
+            rows = conn.execute(
                 "SELECT i.path, c.name FROM labels l JOIN images i ON i.id = l.image_id "
                 f"JOIN classes c ON c.id = l.class_id {where} ORDER BY i.id"
-            ).fetchall()
+            )
+            return rows_with_path(rows, column=0)
 
 
 def _counts(conn: sqlite3.Connection, model_id: int | None) -> Counts:

@@ -22,6 +22,7 @@ from desktop.core.records import (
     Skipped,
 )
 from trainer.contract import is_image_path
+from trainer.file_names import shown
 
 BATCH_SIZE = 500
 
@@ -193,8 +194,8 @@ def detect_class_folders(
         if is_cancelled(cancel):
             return None
         found = scan_all([entry.path], cancel)
-        if found.files:
-            classes[entry.name] = [Path(f.path) for f in found.files]
+        if found.files:  # a class name is text: a folder name's stray bytes show as U+FFFD
+            classes.setdefault(shown(entry.name), []).extend(Path(f.path) for f in found.files)
     return classes if len(classes) >= 2 else None
 
 

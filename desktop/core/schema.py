@@ -75,7 +75,14 @@ CREATE TABLE history_changes (
 INSERT INTO meta (key, value) VALUES ('history_cursor', '0');
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2_PATH_BYTES = """
+-- No table changes: from version 2 on, images.path and models.path hold a BLOB of the exact
+-- bytes for a path that is not valid UTF-8 (desktop/core/stored_paths.py). The version goes up
+-- so that an older Pigeonhole, which would read such a path as bytes, refuses the file instead.
+SELECT 1;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2_PATH_BYTES]
 """MIGRATIONS[n] upgrades a file at user_version n to n + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

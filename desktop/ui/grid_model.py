@@ -26,6 +26,7 @@ from PySide6.QtGui import QColor
 
 from desktop.ui.plain_text import tooltip
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader
+from trainer.file_names import shown
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -75,6 +76,7 @@ class Tile:
 
     @property
     def name(self) -> str:
+        """The file name as the OS gives it; ``shown(name)`` is what goes on screen."""
         return os.path.basename(self.path)  # sorting by name calls this a million times
 
     @property
@@ -121,9 +123,9 @@ class GridModel(QAbstractListModel):
             return None
         tile = self._tiles[index.row()]
         if role == Qt.ItemDataRole.DisplayRole or role == Role.NAME:
-            return tile.name
+            return shown(tile.name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip(tile.path if not tile.error else f"{tile.path}\n{tile.error}")
+            return tooltip(shown(tile.path if not tile.error else f"{tile.path}\n{tile.error}"))
         if role == Role.TILE:
             return tile
         if role == Role.IMAGE_ID:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 from desktop.ui.grid_model import GridModel, Tile
 from desktop.ui.plain_text import plain
 from desktop.ui.thumbnails import ThumbKey, ThumbnailLoader
+from trainer.file_names import shown
 
 PREVIEW_SIZE = 512
 
@@ -99,7 +100,7 @@ class PreviewPane(QWidget):
             for value in self._fields.values():
                 value.setText("")
             return
-        self.title.setText(tile.name)
+        self.title.setText(shown(tile.name))
         self.bars.set_rows(
             [(n, p, self._grid.colour(n) or QColor("#607d8b")) for n, p in top_k or []]
         )
@@ -123,7 +124,7 @@ class PreviewPane(QWidget):
         except OSError as exc:
             self._fields["Size"].setText(f"cannot read ({exc.strerror})")
             self._fields["Modified"].setText("")
-        self._fields["Folder"].setText(str(path.parent))
+        self._fields["Folder"].setText(shown(str(path.parent)))
 
     def _key(self, tile: Tile) -> ThumbKey:
         return ThumbKey(tile.path, round(PREVIEW_SIZE * self.devicePixelRatioF()))

@@ -34,6 +34,7 @@ from desktop.core.errors import ProjectError
 from desktop.core.review import ReviewError, Suspect, review_project
 from desktop.core.version_data import VersionDataError, label_names
 from desktop.ui.plain_text import plain
+from trainer.file_names import shown
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -71,7 +72,7 @@ def gather_review(project: Project, model_id: int) -> ReviewData:
     uncertain, uncertain_note = _uncertain(project, model_id)
     churn, churn_note = _churn(project, model_id)
     wanted = {s.image_id for s in suspects} | set(label_next) | set(uncertain)
-    names = {row.id: Path(row.path).name for row in project.image_rows() if row.id in wanted}
+    names = {row.id: shown(Path(row.path).name) for row in project.image_rows() if row.id in wanted}
     return ReviewData(model_id, suspects, suspects_note, label_next, uncertain, uncertain_note,
                       churn, churn_note, names)  # fmt: skip
 

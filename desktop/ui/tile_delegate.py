@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.ui.grid_model import GridModel, Role, Tile
+from trainer.file_names import shown
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -126,7 +127,7 @@ class TileDelegate(QStyledItemDelegate):
             self._paint_text(painter, fonts, fonts.plain, second, text, DISAGREE)
         else:
             text_colour = option.palette.color(QPalette.ColorRole.Text)
-            self._paint_text(painter, fonts, fonts.small, second, tile.name, text_colour)
+            self._paint_text(painter, fonts, fonts.small, second, shown(tile.name), text_colour)
         if selected:
             pen = QPen(option.palette.color(QPalette.ColorRole.Highlight), 3)
             painter.setPen(pen)

@@ -166,3 +166,14 @@ def test_bad_input_raises_trainer_error_and_writes_nothing(case: str, tmp_path: 
     assert "\n" not in message
     assert not out.exists()
     assert fingerprint(tmp_path) == before
+
+
+def test_a_backslash_is_a_name_on_posix_and_a_separator_from_windows(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "cats").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    literal = write_image(root / "back\\slash.png", "circle", rng, SIZE)
+    windows = write_image(root / "cats" / "a.png", "square", rng, SIZE)
+    manifest = write_manifest(root / "labels.csv", [("back\\slash.png", "x"), ("cats\\a.png", "y")])
+    _, samples, _, _ = list_labelled_files(manifest)
+    assert {s.rel: s.path for s in samples} == {"back\\slash.png": literal, "cats/a.png": windows}

@@ -38,7 +38,7 @@ def test_traits_come_from_the_headers(tmp_path: Path) -> None:
     photos = write(tmp_path / "rgb", (640, 480), "RGB", 3)
 
     assert measure_traits(grey) == DataTraits(median_side=28, greyscale_share=1.0)
-    assert measure_traits(photos + [tmp_path / "missing.png"]) == DataTraits(480, 0.0)
+    assert measure_traits([*photos, tmp_path / "missing.png"]) == DataTraits(480, 0.0)
 
 
 def test_photos_get_the_pretrained_model_and_scans_a_from_scratch_one_too() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from unittest import mock
@@ -130,6 +131,8 @@ def test_an_added_point_moves_only_repaired_files(
 
 def test_split_csv_round_trip(tmp_path: Path) -> None:
     rows = [("b/2.png", "b", "val"), ("a/1.png", "a", "train"), ("a/é,x.png", "a", "test")]
+    rows.append((os.fsdecode(b"a/caf\xe9\n.png"), "a", "val"))  # not UTF-8, and a newline
     write_split_csv(tmp_path / "split.csv", rows)
     assert read_split_csv(tmp_path / "split.csv") == sorted(rows)
-    assert (tmp_path / "split.csv").read_text().splitlines()[0] == "path,label,split"
+    header = (tmp_path / "split.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "path,label,split,path_bytes"

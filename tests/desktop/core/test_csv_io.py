@@ -178,13 +178,14 @@ def test_export_has_labels_predictions_and_top_k(project, pics, tmp_path) -> Non
     out = tmp_path / "out.csv"
     assert export_csv(project, out).n_written == 4
     rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
-    assert list(rows[0]) == ["path", "label", "prediction", "confidence", "top_k"]
+    assert list(rows[0]) == ["path", "label", "prediction", "confidence", "top_k", "path_bytes"]
     assert rows[0] == {
         "path": str(pics[0]),
         "label": "dog",
         "prediction": "cat",
         "confidence": "0.9000",
         "top_k": '[["cat", 0.9], ["dog", 0.1]]',
+        "path_bytes": "",  # filled in only for names that are not UTF-8
     }
     assert (rows[2]["prediction"], rows[2]["label"]) == ("dog", "")
     assert rows[3]["prediction"] == rows[3]["top_k"] == ""

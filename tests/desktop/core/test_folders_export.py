@@ -223,3 +223,21 @@ def test_an_export_killed_midway_leaves_no_truncated_file_under_a_real_name(tmp_
     for path in (out / "cat").iterdir():
         base = path.name.replace(" (2)", "")
         assert path.read_bytes() == originals[base]
+
+
+def test_long_names_are_cut_to_255_bytes_instead_of_skipping_the_class(project, tmp_path) -> None:
+    """A 100-character CJK class name is 300 bytes, past NAME_MAX; a 255-byte file name plus
+    " (2)" too. Both used to be skipped with "File name too long"."""
+    long_name = "猫" * 83 + "ab.png"  # 255 bytes
+    first = make_image(tmp_path / "a" / long_name, (10, 20, 30))
+    second = make_image(tmp_path / "b" / long_name, (40, 50, 60))
+    project.add_class("长" * 100)
+    cjk = project.class_by_name("长" * 100).id
+    project.set_labels(project.add_images([first, second]), cjk)
+    summary = export_class_folders(project, tmp_path / "out")
+    assert summary.skipped == [] and summary.n_written == 2 and summary.n_renamed == 1
+    copies = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert {p.read_bytes() for p in copies} == {first.read_bytes(), second.read_bytes()}
+    names = [p.name for p in copies] + [copies[0].parent.name]
+    assert all(len(name.encode("utf-8")) <= 255 for name in names)
+    assert long_name in names and copies[0].parent.name.startswith("长" * 50)
