@@ -51,7 +51,7 @@ def tiny_run(tiny_dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     result = run_trainer(
         "train", tiny_dataset_dir, "--out", run_dir, "--backbone", "small_cnn",
         "--image-size", TINY_IMAGE_SIZE, "--epochs", TINY_EPOCHS, "--batch-size", 16,
-        "--progress", "json",
+        "--flips", "off", "--progress", "json",
     )  # fmt: skip
     if result.returncode != 0:
         pytest.fail(f"training the tiny model failed:\n{result.stderr[-4000:]}")

@@ -61,8 +61,9 @@ def small_cnn_features(inputs: keras.KerasTensor) -> keras.KerasTensor:
         for conv in range(2):
             name = f"block{block}_conv{conv}"
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-            # momentum 0.9: with few images per epoch the default 0.99 never settles.
-            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+            # momentum 0.5: with a few batches per epoch, slower averages lag the weights by
+            # epochs, and early stopping then restores an epoch whose statistics are stale.
+            x = layers.BatchNormalization(momentum=0.5, name=f"{name}_bn")(x)
             x = layers.Activation("relu", name=f"{name}_relu")(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     return x

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import numpy_helper
+from PIL import Image
 
 from tests.conftest import TINY_IMAGE_SIZE
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, ModelInfo, decode_for_model
@@ -101,9 +103,58 @@ def test_json_progress_tells_the_whole_story(tiny_run) -> None:
     epochs = [event for event in events if event["event"] == "epoch"]
     assert epochs and [e["epoch"] for e in epochs] == list(range(1, len(epochs) + 1))
     for event in epochs:
-        assert event["phase"] == "head" and event["epochs"] == start["epochs"]
+        assert event["phase"] == "small_cnn" and event["epochs"] == start["epochs"]
         assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(event)
     assert events[-1]["run_dir"] == str(run_dir)
     assert events[-1]["report"] == json.loads((run_dir / "report.json").read_text())
     history = json.loads((run_dir / "history.json").read_text())
-    assert len(history["phases"]["head"]["loss"]) == len(epochs)
+    assert len(history["phases"]["small_cnn/scratch"]["loss"]) == len(epochs)
+
+
+def test_report_says_how_the_model_was_made_and_how_well_calibrated(tiny_run_dir: Path) -> None:
+    report = json.loads((tiny_run_dir / "report.json").read_text())
+    recipe = report["recipe"]
+    assert [c["backbone"] for c in recipe["plan"]["candidates"]] == ["small_cnn"]
+    assert recipe["winner"] == "small_cnn" and "only candidate" in recipe["why"]
+    assert recipe["flips"] == {
+        "flips": False, "decided_by": "--flips off", "accuracy": None, "mirrored_accuracy": None,
+    }  # fmt: skip
+    assert report["options"]["image_size"] == TINY_IMAGE_SIZE
+    calibration = report["calibration"]
+    assert calibration["temperature"] == recipe["temperature"] > 0
+    assert calibration["fitted_on"] == "val" and calibration["bins"] == 15
+    assert 0 <= calibration["ece_after"] <= 1 and 0 <= calibration["ece_before"] <= 1
+    assert sum(row["count"] for row in calibration["reliability"]) == report["split_sizes"]["test"]
+    info = ModelInfo.from_props(
+        {p.key: p.value for p in onnx.load(tiny_run_dir / "model.onnx").metadata_props}
+    )
+    assert info.extra["recipe"].startswith("small_cnn at 32 px")
+    assert float(info.extra["temperature"]) == recipe["temperature"]
+
+
+@pytest.mark.slow
+def test_auto_recipe_races_two_candidates_and_keeps_the_better_on_validation(
+    tmp_path: Path,
+) -> None:
+    """Small greyscale images are far from photos: small_cnn and EfficientNet both train."""
+    import trainer
+
+    rng = np.random.default_rng(0)
+    for name, value in (("dark", 60), ("light", 190)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = np.clip(rng.normal(value, 25, (16, 16)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+
+    report = trainer.train(
+        tmp_path / "data", tmp_path / "run", epochs=1, fine_tune_epochs=1, batch_size=8
+    )
+
+    recipe = report["recipe"]
+    tried = recipe["candidates"]
+    assert [c["backbone"] for c in tried] == ["small_cnn", "efficientnet_lite0"]
+    assert all(c["image_size"] == 32 for c in tried)  # 16 px images train at the smallest size
+    best = max(tried, key=lambda c: (c["val_accuracy"], -c["val_loss"]))
+    assert recipe["winner"] == best["backbone"] == report["backbone"]
+    assert "best validation accuracy" in recipe["why"]
+    assert recipe["flips"]["decided_by"] == "mirror test"
