@@ -30,6 +30,7 @@ def train(
     from trainer.data import load_training_data
     from trainer.options import TrainOptions
     from trainer.progress import Progress
+    from trainer.split import GROUPS_FILE, write_groups_csv
 
     progress = options.pop("progress", None) or Progress()
     settings = TrainOptions.from_kwargs(options)
@@ -39,6 +40,8 @@ def train(
     started = time.perf_counter()
     dataset = load_training_data(Path(data), settings.image_size)
     scan_seconds = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    write_groups_csv(out / GROUPS_FILE, dataset.groups)
 
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.
 
