@@ -199,16 +199,21 @@ def export_csv(project, path: str | os.PathLike[str], model_id: int | None = Non
     return ExportSummary(str(Path(path).absolute()), len(rows))
 
 
+MANIFEST_COLUMNS = ("path", "label", "group", "split")
+"""``group``: the image's duplicate group (the trainer keeps a group in one split); ``split``:
+a split an old version locked (see splits_lock.py), usually empty."""
+
+
 def write_training_manifest(project, path: str | os.PathLike[str]) -> int:
-    """Write ``path,label`` for labelled, readable images for ``python -m trainer``.
+    """Write ``path,label,group,split`` for labelled, readable images for ``python -m trainer``.
 
     Paths are absolute (the trainer accepts them, see trainer/data.py). Files that vanished since
     the last scan are left out so the trainer does not stop on them. Returns the number of rows.
     """
-    rows = [[p, label] for p, label in project.labelled_images() if os.path.isfile(p)]
+    rows = [list(row) for row in project.training_rows() if os.path.isfile(row[0])]
     if not rows:
         raise ExportError("There are no labelled, readable images to train on yet: label some.")
-    _write_atomically(Path(path), [["path", "label"], *rows])
+    _write_atomically(Path(path), [list(MANIFEST_COLUMNS), *rows])
     return len(rows)
 
 
