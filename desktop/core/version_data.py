@@ -113,7 +113,7 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
         groups = read_groups_csv(model_path.parent / GROUPS_FILE)
         keys = [groups[rel] for rel in lost if rel in groups]
         by_key = project.image_ids_by_content(keys)
-        ids += [i for key in dict.fromkeys(keys) for i in by_key.get(key, []) if i not in found]
+        ids += [i for key in dict.fromkeys(keys) for i in by_key.get(key, [])]
     return list(dict.fromkeys(ids))
 
 
@@ -130,7 +130,7 @@ def data_root_of(run_dir: Path) -> Path | None:
 def absolute_split_path(path: str, root: Path | None) -> str:
     """A split.csv path as the absolute path the project stores."""
     candidate = Path(path)
-    if candidate.isabsolute_split_path():
+    if candidate.is_absolute():
         return os.path.abspath(candidate)
     if root is None:
         raise VersionDataError(
