@@ -121,16 +121,21 @@ class IdentityMixin:
 
 
 def _moved_pairs(conn: sqlite3.Connection) -> list[tuple[int, int]]:
-    """(missing image, newer present row with its content and no user data) pairs."""
+    """(missing image, newer present row with its content and no user data) pairs.
+
+    "Missing" is checked on disk, not only by status: a thumbnail may have flagged the gone file
+    unreadable before the rescan flagged it missing.
+    """
     rows = conn.execute(
-        "SELECT i.content_key, i.id, i.status FROM images i WHERE i.content_key IN ("
-        "SELECT content_key FROM images WHERE status = 'missing' AND content_key IS NOT NULL) "
-        "ORDER BY i.id"
+        "SELECT content_key, id, path, status FROM images WHERE content_key IN ("
+        "SELECT content_key FROM images WHERE content_key IS NOT NULL "
+        "GROUP BY content_key HAVING count(*) > 1) ORDER BY id"
     ).fetchall()
     missing: dict[str, list[int]] = defaultdict(list)
     present: dict[str, list[int]] = defaultdict(list)
-    for key, image_id, status in rows:
-        (missing if status == "missing" else present)[key].append(image_id)
+    for key, image_id, path, status in rows:
+        gone = status == "missing" or not os.path.exists(path)
+        (missing if gone else present)[key].append(image_id)
     busy = _user_data_ids(conn, [i for ids in present.values() for i in ids])
     pairs = []
     for key, olds in missing.items():

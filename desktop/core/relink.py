@@ -44,6 +44,8 @@ class FilesChecked:
     missing: int
     keyed: int
     cancelled: bool = False
+    status_changed: bool = False
+    """Some file went missing or came back: the grid's tiles need reloading."""
 
     @property
     def message(self) -> str:
@@ -87,7 +89,8 @@ def check_files(project: Project, cancel: Cancel = None) -> Iterator[KeyProgress
     cancelled = checked.cancelled or is_cancelled(cancel)
     relinked = [] if cancelled else project.take_over_moved()
     missing = project.counts().missing
-    yield FilesChecked(relinked, missing, keyed, cancelled)
+    changed = bool(relinked or checked.missing or checked.back)
+    yield FilesChecked(relinked, missing, keyed, cancelled, changed)
 
 
 # ----------------------------------------------------------------- Locate Folder…
