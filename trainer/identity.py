@@ -17,12 +17,26 @@ PREFIX = "b2"
 """Names the hash, so a later change of hash cannot be mistaken for different content."""
 
 
+SMALL_FILE = 1 << 20
+"""Files up to this size are read in one call: ``hashlib.file_digest`` allocates a 256 KiB
+buffer per file, which costs more than hashing a thumbnail-sized JPEG."""
+
+
 def content_key(path: str | os.PathLike[str]) -> str:
     """``b2:<size>:<hex digest>`` of the file's bytes; OSError when it cannot be read."""
     with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=DIGEST_BYTES))
-        size = handle.tell()
+        if os.fstat(handle.fileno()).st_size <= SMALL_FILE:
+            data = handle.read()
+            digest = hashlib.blake2b(data, digest_size=DIGEST_BYTES)
+            size = len(data)
+        else:
+            digest = hashlib.file_digest(handle, _blake2b)
+            size = handle.tell()
     return f"{PREFIX}:{size}:{digest.hexdigest()}"
+
+
+def _blake2b() -> hashlib.blake2b:
+    return hashlib.blake2b(digest_size=DIGEST_BYTES)
 
 
 def content_key_or_none(path: str | os.PathLike[str]) -> str | None:

@@ -68,12 +68,21 @@ def key_images(project: Project, cancel: Cancel = None) -> Iterator[KeyProgress]
             if is_cancelled(cancel):
                 return
             batch = rows[start : start + KEY_BATCH]
-            keys = pool.map(content_key_or_none, [path for _, path in batch])
+            keys = _keys_in_parallel(pool, [path for _, path in batch])
             project.set_content_keys(
                 (image_id, key) for (image_id, _), key in zip(batch, keys, strict=True) if key
             )
             done += len(batch)
             yield KeyProgress(done, len(rows))
+
+
+def _keys_in_parallel(pool: ThreadPoolExecutor, paths: list[str]) -> list[str | None]:
+    """Keys of ``paths`` in order, one task per worker: a task per file costs more than
+    hashing a small file, but parallel reads still help a slow or network disk."""
+    step = -(-len(paths) // _WORKERS) or 1
+    chunks = [paths[i : i + step] for i in range(0, len(paths), step)]
+    keyed = pool.map(lambda chunk: [content_key_or_none(p) for p in chunk], chunks)
+    return [key for chunk in keyed for key in chunk]
 
 
 def check_files(project: Project, cancel: Cancel = None) -> Iterator[KeyProgress | FilesChecked]:
@@ -201,7 +210,7 @@ def _match_by_content(
     files = [path for path in files if path not in taken]
     moves = []
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        for path, key in zip(files, pool.map(content_key_or_none, files), strict=True):
+        for path, key in zip(files, _keys_in_parallel(pool, files), strict=True):
             ids = wanted.get(key) if key else None
             if ids:
                 moves.append((ids.pop(0), path))

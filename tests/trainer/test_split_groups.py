@@ -118,3 +118,13 @@ def test_content_key_is_size_and_bytes(tmp_path: Path) -> None:
     c.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert content_key(a) == content_key(b) != content_key(c)
     assert content_key(a).startswith("b2:100000:")
+
+
+def test_a_large_file_is_keyed_in_chunks_to_the_same_digest(tmp_path: Path) -> None:
+    import hashlib
+
+    data = np.random.default_rng(1).bytes(3 << 20)
+    path = tmp_path / "big.tif"
+    path.write_bytes(data)
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    assert content_key(path) == f"b2:{len(data)}:{digest}"
