@@ -128,3 +128,15 @@ def test_a_large_file_is_keyed_in_chunks_to_the_same_digest(tmp_path: Path) -> N
     path.write_bytes(data)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     assert content_key(path) == f"b2:{len(data)}:{digest}"
+
+
+def test_a_run_reports_its_merged_groups_and_lists_each_files_group(tiny_run_dir: Path) -> None:
+    import json
+
+    from trainer.split import GROUPS_FILE, read_groups_csv, read_split_csv
+
+    report = json.loads((tiny_run_dir / "report.json").read_text())
+    groups = read_groups_csv(tiny_run_dir / GROUPS_FILE)
+    assert set(groups) == {rel for rel, _, _ in read_split_csv(tiny_run_dir / "split.csv")}
+    assert report["duplicate_groups"] == merged_groups(groups)
+    assert all(key.startswith("b2:") for key in groups.values())
