@@ -48,6 +48,8 @@ class ImagesMixin:
                 "error = CASE WHEN excluded.status = 'missing' THEN excluded.error "
                 "WHEN status = 'missing' OR size IS NOT excluded.size "
                 "OR mtime IS NOT excluded.mtime THEN NULL ELSE error END, "
+                "content_key = CASE WHEN size IS NOT excluded.size OR mtime IS NOT excluded.mtime "
+                "THEN NULL ELSE content_key END, "
                 "size = coalesce(excluded.size, size), mtime = coalesce(excluded.mtime, mtime)",
                 [(path, size, mtime, *_status_for(size), now) for path, size, mtime in batch],
             )
@@ -124,11 +126,12 @@ class ImagesMixin:
             )
 
     def update_file_info(self, rows: Iterable[tuple[int, int, float]]) -> None:
-        """Store new (id, size, mtime) of changed files; a changed file gets another chance."""
+        """Store new (id, size, mtime) of changed files; a changed file gets another chance, and
+        its content key is computed again (its bytes may be another picture now)."""
         with self._writing() as conn:
             conn.executemany(
-                "UPDATE images SET size = ?2, mtime = ?3, status = 'ok', error = NULL "
-                "WHERE id = ?1",
+                "UPDATE images SET size = ?2, mtime = ?3, status = 'ok', error = NULL, "
+                "content_key = NULL WHERE id = ?1",
                 list(rows),
             )
 

@@ -166,3 +166,12 @@ def test_near_duplicate_groups_merge_through_the_hook(labelled) -> None:
     rows = {path: group for path, _, group, _ in project.training_rows(extra=[(ids[1], ids[2])])}
     keys = [project.content_key(i) for i in (ids[1], ids[2])]
     assert rows[project.image(ids[1]).path] == rows[project.image(ids[2]).path] == min(keys)
+
+
+def test_a_file_changed_in_place_is_keyed_again(labelled) -> None:
+    project, _, paths, ids = labelled
+    before = project.content_key(ids[0])
+    paths[0].write_bytes(paths[1].read_bytes())  # now a copy of the second image
+    checked(project)
+    assert project.content_key(ids[0]) == project.content_key(ids[1]) != before
+    assert project.image(ids[0]).label_id is not None  # its label stays with the image
