@@ -16,6 +16,10 @@ from desktop.core.errors import InvalidAction
 from desktop.core.records import FoundFile, ImageRecord
 
 _BATCH = 5000
+_MARK_UNREADABLE = (
+    "UPDATE images SET status = 'unreadable', error = ? WHERE id = ? AND status != 'missing'"
+)
+"""A file found missing stays missing: failing to decode a file that is gone says nothing new."""
 
 
 class ImagesMixin:
@@ -83,18 +87,15 @@ class ImagesMixin:
     def mark_unreadable(self, image_id: int, reason: str) -> None:
         """Flag a file we could not decode, with the reason to show on its tile."""
         with self._writing() as conn:
-            cursor = conn.execute(
-                "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
-                (str(reason) or "unreadable", image_id),
-            )
-            if cursor.rowcount == 0:
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
                 raise InvalidAction(f"There is no image with id {image_id} in this project.")
+            conn.execute(_MARK_UNREADABLE, (str(reason) or "unreadable", image_id))
 
     def mark_unreadable_many(self, rows: Iterable[tuple[int, str]]) -> None:
         """Flag many (image id, reason) at once, e.g. one classification batch."""
         with self._writing() as conn:
             conn.executemany(
-                "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
+                _MARK_UNREADABLE,
                 [(str(reason) or "unreadable", image_id) for image_id, reason in rows],
             )
 

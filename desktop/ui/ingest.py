@@ -245,7 +245,8 @@ class Ingest:
             log.exception("could not flag image %s as unreadable", image_id)
             return
         if tile is not None:
-            tile.status, tile.error = "unreadable", reason
+            record = project.image(image_id)  # a file found missing meanwhile stays "missing"
+            tile.status, tile.error = record.status, record.error
             self.window.grid.update_tiles([tile])
 
 

@@ -6,6 +6,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from desktop.ui.filter_proxy import Show
 from tests.desktop.ui.test_drop_folder import drop
 from tests.imagegen import write_dataset
@@ -94,3 +96,20 @@ def test_duplicates_view_flags_disagreeing_copies_and_keeps_one(
     with sqlite3.connect(window.session.path) as conn:
         assert conn.execute("SELECT count(*) FROM duplicate_marks").fetchone() == (0,)
     assert (root / "square" / "looks_like_a_square.png").exists()
+
+
+def test_locate_and_keep_explain_what_they_need(window, tmp_path, wait_idle) -> None:
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=2, side=32)
+    window.answers = [False]
+    drop(window.view.viewport(), [root])
+    wait_idle(window)
+    window.view.select_row(0)
+    window.choose_folder = lambda title: pytest.fail("no folder should be asked for")
+    window.actions["Locate Folder"].trigger()
+    assert "Select a missing image first" in window.errors[-1]
+    window.actions["Keep This Copy"].trigger()
+    assert "no copies" in window.errors[-1]
+    with sqlite3.connect(window.session.path) as conn:
+        assert conn.execute("SELECT count(*) FROM duplicate_marks").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM history").fetchone() == (0,)
