@@ -31,6 +31,7 @@ def train(
     from trainer.options import TrainOptions
     from trainer.plan import MIN_SIZE
     from trainer.progress import Progress
+    from trainer.split import GROUPS_FILE, write_groups_csv
 
     progress = options.pop("progress", None) or Progress()
     settings = TrainOptions.from_kwargs(options)
@@ -41,6 +42,8 @@ def train(
     # Readability does not depend on the size; the plan picks the size once the data is known.
     dataset = load_training_data(Path(data), settings.image_size or MIN_SIZE)
     scan_seconds = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    write_groups_csv(out / GROUPS_FILE, dataset.groups)
 
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.
 

@@ -2,9 +2,12 @@
 
 Both inputs become the same list of samples keyed by the path relative to DATA (for a CSV: to the
 CSV's folder), so a CSV listing ``cats/a.jpg`` and a folder holding ``cats/a.jpg`` train on the
-same files with the same split. Every image is decoded once with the contract's decode function
-before training, so unreadable files are skipped with a reason up front instead of failing an
-epoch half-way; files are only ever read, never moved or deleted.
+same files with the same split. The split follows each file's group (see ``trainer.split``): the
+manifest's optional ``group`` column (the app's duplicate groups), else the file's content key, so
+exact copies always share a split; an optional ``split`` column locks a file's group to a
+split. Every image is decoded once with the contract's decode function before training, so
+unreadable files are skipped with a reason up front instead of failing an epoch half-way; files
+are only ever read, never moved or deleted.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import numpy as np
 from trainer.contract import UnreadableImage, decode_for_model, is_image_path
 from trainer.errors import TrainerError
 from trainer.file_names import PATH_BYTES_COLUMN, path_from_cells
-from trainer.split import assign_splits
+from trainer.identity import content_key
+from trainer.split import SPLITS, assign_splits, merged_groups
 
 CSV_COLUMNS = ("path", "label")
+OPTIONAL_CSV_COLUMNS = ("group", "split")
+_ALL_COLUMNS = CSV_COLUMNS + OPTIONAL_CSV_COLUMNS
 MIN_IMAGES_PER_CLASS = 2
 CACHE_LIMIT_BYTES = 1 << 30
 """Decoded training images are kept in memory across epochs when they fit in this budget, as
@@ -39,6 +45,10 @@ class Sample:
     path: Path
     rel: str
     label: str
+    group: str | None = None
+    """The manifest's group key; None means the file's content key decides."""
+    locked: str | None = None
+    """A split the manifest locks this file's group to (train, val or test)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class TrainingData(LabelledData):
     """Labelled data fit for training, with each sample's split ("train", "val" or "test")."""
 
     splits: dict[str, str]
+    groups: dict[str, str]
+    """rel -> group key: files with one key share one split."""
 
     def part(self, split: str) -> list[Sample]:
         return [sample for sample in self.samples if self.splits[sample.rel] == split]
@@ -75,19 +87,52 @@ class TrainingData(LabelledData):
         counts = Counter(self.splits.values())
         return {name: counts.get(name, 0) for name in ("train", "val", "test")}
 
+    def merged_groups(self) -> dict[str, int]:
+        """How many groups of identical files were kept together in one split."""
+        return merged_groups(self.groups)
+
 
 def load_training_data(data: Path, image_size: int) -> TrainingData:
     """Read, check and split DATA; raise TrainerError saying what to fix if it cannot train."""
     labelled = load_labelled_data(data, image_size)
     _require_trainable(labelled, data)
-    splits = assign_splits((sample.rel, sample.label) for sample in labelled.samples)
+    splits, groups = split_samples(labelled.samples)
     return TrainingData(
         root=labelled.root,
         samples=labelled.samples,
         classes=labelled.classes,
         skipped=labelled.skipped,
         splits=splits,
+        groups=groups,
     )
+
+
+def split_samples(samples: Sequence[Sample]) -> tuple[dict[str, str], dict[str, str]]:
+    """(rel -> split, rel -> group key) for readable samples, grouped as the module says."""
+    groups = group_keys(samples)
+    locked = {s.rel: s.locked for s in samples if s.locked}
+    return assign_splits(((s.rel, s.label) for s in samples), groups, locked), groups
+
+
+def group_keys(samples: Sequence[Sample]) -> dict[str, str]:
+    """Each sample's group: the manifest's, else the content key of its bytes (hashed here).
+
+    The samples were just decoded, so a file that cannot be read now vanished in between: it is
+    its own group under its path, and training will report it.
+    """
+    unnamed = [s for s in samples if not s.group]
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        keys = list(pool.map(_content_key_or_rel, unnamed))
+    found = {s.rel: key for s, key in zip(unnamed, keys, strict=True)}
+    return {s.rel: s.group or found[s.rel] for s in samples}
+
+
+def _content_key_or_rel(sample: Sample) -> str:
+    try:
+        return content_key(sample.path)
+    except OSError:
+        return sample.rel
 
 
 def load_labelled_data(data: Path, image_size: int) -> LabelledData:
@@ -149,8 +194,9 @@ def _list_csv(manifest: Path) -> tuple[Path, list[Sample], list[str], list[Skipp
     root = manifest.parent
     rows = _read_manifest_rows(manifest)
     labels: dict[str, tuple[str, int]] = {}
+    extras: dict[str, tuple[str | None, str | None]] = {}
     missing: list[tuple[int, str]] = []
-    for line, raw_path, label in rows:
+    for line, raw_path, label, group, split in rows:
         rel = _manifest_rel(root, raw_path)
         if not label:
             raise TrainerError(f"{manifest.name} line {line} has an empty label: fill it in")
@@ -161,9 +207,15 @@ def _list_csv(manifest: Path) -> tuple[Path, list[Sample], list[str], list[Skipp
                 f"{manifest.name} lists {raw_path} twice with different labels "
                 f"({labels[rel][0]} on line {labels[rel][1]}, {label} on line {line}): keep one"
             )
+        if split and split not in SPLITS:
+            raise TrainerError(
+                f"{manifest.name} line {line} has split {split!r}: use train, val, test or "
+                "leave it empty"
+            )
         if not (root / rel).is_file():
             missing.append((line, raw_path))
         labels.setdefault(rel, (label, line))
+        extras.setdefault(rel, (group or None, split or None))
     if missing:
         line, raw_path = missing[0]
         raise TrainerError(
@@ -172,13 +224,14 @@ def _list_csv(manifest: Path) -> tuple[Path, list[Sample], list[str], list[Skipp
         )
     if not labels:
         raise TrainerError(f"{manifest.name} lists no images: add rows of path,label")
-    samples = [Sample(root / rel, rel, label) for rel, (label, _) in labels.items()]
+    samples = [Sample(root / rel, rel, label, *extras[rel]) for rel, (label, _) in labels.items()]
     classes = sorted({label for label, _ in labels.values()})
     return root, sorted(samples, key=_by_rel), classes, []
 
 
-def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str]]:
-    """(line number, path, label) of each non-blank row; TrainerError if the CSV is unusable."""
+def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str, str, str]]:
+    """(line number, path, label, group, split) of each non-blank row (group and split empty
+    when the CSV lacks those columns); TrainerError if the CSV is unusable."""
     try:
         with manifest.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -191,7 +244,7 @@ def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str]]:
                 )
             reader.fieldnames = columns
             return [
-                (reader.line_num, _row_path(row), (row["label"] or "").strip())
+                (reader.line_num, _row_path(row), *(_cell(row, name) for name in _ALL_COLUMNS[1:]))
                 for row in reader
                 if any((value or "").strip() for value in row.values() if isinstance(value, str))
             ]
@@ -205,7 +258,12 @@ def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str]]:
 
 def _row_path(row: dict[str, Any]) -> str:
     """The path a manifest row names; exact bytes from ``path_bytes`` when it is filled in."""
-    return path_from_cells((row["path"] or "").strip(), row.get(PATH_BYTES_COLUMN))
+    return path_from_cells(_cell(row, "path"), row.get(PATH_BYTES_COLUMN))
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _manifest_rel(root: Path, raw_path: str) -> str:

@@ -26,10 +26,10 @@ from sklearn.metrics import (
 )
 
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, InvalidModelInfo, ModelInfo
-from trainer.data import Sample, load_labelled_data, read_images
+from trainer.data import Sample, load_labelled_data, read_images, split_samples
 from trainer.errors import TrainerError
 from trainer.files import replacing
-from trainer.split import SPLITS, assign_splits
+from trainer.split import SPLITS, merged_groups
 
 BATCH_SIZE = 64
 ORT_ERRORS = (
@@ -150,7 +150,7 @@ def evaluate_data(model_path: Path, data: Path, split: str = "all") -> dict[str,
             f"DATA has classes the model does not know: {', '.join(unknown)} "
             f"(it knows {', '.join(info.classes)}); remove them or train a new model"
         )
-    splits = assign_splits((s.rel, s.label) for s in labelled.samples)
+    splits, groups = split_samples(labelled.samples)
     chosen = [s for s in labelled.samples if split == "all" or splits[s.rel] == split]
     if not chosen:
         raise TrainerError(f"no readable images to evaluate in {data} (split: {split})")
@@ -164,6 +164,7 @@ def evaluate_data(model_path: Path, data: Path, split: str = "all") -> dict[str,
         evaluated_on=split,
         skipped=[item.as_dict() for item in labelled.skipped],
         split_sizes={name: sizes.get(name, 0) for name in SPLITS} | {"evaluated": len(chosen)},
+        duplicate_groups=merged_groups(groups),
         timings={
             "evaluate_seconds": round(seconds, 3),
             "images_per_second": round(len(chosen) / max(seconds, 1e-9), 2),

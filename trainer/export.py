@@ -37,7 +37,7 @@ from trainer.evaluate import (
 from trainer.files import replacing
 from trainer.models import HEAD_LAYER, export_view
 from trainer.progress import Progress
-from trainer.split import SPLITS, read_split_csv
+from trainer.split import GROUPS_FILE, SPLITS, merged_groups, read_groups_csv, read_split_csv
 
 ONNX_FILE, KERAS_FILE, REPORT_FILE = "model.onnx", "model.keras", "report.json"
 HISTORY_FILE, SPLIT_FILE = "history.json", "split.csv"
@@ -110,6 +110,7 @@ def export_run(
         evaluated_on=evaluated_on,
         skipped=record["skipped"] + [item.as_dict() for item in gone],
         split_sizes={name: len(parts[name]) for name in SPLITS},
+        duplicate_groups=merged_groups(read_groups_csv(run_dir / GROUPS_FILE)),
         timings=record["timings"]
         | {
             "export_seconds": round(export_seconds, 3),

@@ -234,21 +234,26 @@ def export_csv(project, path: str | os.PathLike[str], model_id: int | None = Non
     return ExportSummary(str(Path(path).absolute()), len(rows))
 
 
+MANIFEST_COLUMNS = ("path", "label", "group", "split")
+"""``group``: the image's duplicate group (the trainer keeps a group in one split); ``split``:
+a split an old version locked (see splits_lock.py), usually empty."""
+
+
 def write_training_manifest(project, path: str | os.PathLike[str]) -> int:
-    """Write ``path,label,path_bytes`` for labelled, readable images for ``python -m trainer``.
+    """Write ``path,label,group,split,path_bytes`` for labelled, readable images for the trainer.
 
     Paths are absolute (the trainer accepts them, see trainer/data.py). Files that vanished since
     the last scan are left out so the trainer does not stop on them. Returns the number of rows.
     Cells are written raw, not neutralised: this file is for the trainer, which reads them as is.
     """
     rows = [
-        [shown(p), label, path_bytes_cell(p)]
-        for p, label in project.labelled_images()
-        if os.path.isfile(p)
+        [shown(path), label, group, split, path_bytes_cell(path)]
+        for path, label, group, split in project.training_rows()
+        if os.path.isfile(path)
     ]
     if not rows:
         raise ExportError("There are no labelled, readable images to train on yet: label some.")
-    _write_atomically(Path(path), [["path", "label", PATH_BYTES_COLUMN], *rows])
+    _write_atomically(Path(path), [[*MANIFEST_COLUMNS, PATH_BYTES_COLUMN], *rows])
     return len(rows)
 
 

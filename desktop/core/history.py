@@ -25,6 +25,7 @@ HISTORY_LIMIT = 1000
 TRACKED: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
     "classes": ("id", ("id", "name", "colour", "position"), frozenset()),
     "labels": ("image_id", ("image_id", "class_id", "source", "updated"), frozenset({"updated"})),
+    "duplicate_marks": ("image_id", ("image_id", "kept_id"), frozenset()),
 }
 
 Row = dict[str, object]

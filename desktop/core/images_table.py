@@ -18,6 +18,10 @@ from desktop.core.stored_paths import from_db, rows_with_path, to_db
 from trainer.file_names import shown
 
 _BATCH = 5000
+_MARK_UNREADABLE = (
+    "UPDATE images SET status = 'unreadable', error = ? WHERE id = ? AND status != 'missing'"
+)
+"""A file found missing stays missing: failing to decode a file that is gone says nothing new."""
 
 
 class ImagesMixin:
@@ -50,6 +54,8 @@ class ImagesMixin:
                 "error = CASE WHEN excluded.status = 'missing' THEN excluded.error "
                 "WHEN status = 'missing' OR size IS NOT excluded.size "
                 "OR mtime IS NOT excluded.mtime THEN NULL ELSE error END, "
+                "content_key = CASE WHEN size IS NOT excluded.size OR mtime IS NOT excluded.mtime "
+                "THEN NULL ELSE content_key END, "
                 "size = coalesce(excluded.size, size), mtime = coalesce(excluded.mtime, mtime)",
                 [
                     (to_db(path), size, mtime, *_status_for(size), now)
@@ -85,18 +91,15 @@ class ImagesMixin:
     def mark_unreadable(self, image_id: int, reason: str) -> None:
         """Flag a file we could not decode, with the reason to show on its tile."""
         with self._writing() as conn:
-            cursor = conn.execute(
-                "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
-                (shown(str(reason)) or "unreadable", image_id),
-            )
-            if cursor.rowcount == 0:
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
                 raise InvalidAction(f"There is no image with id {image_id} in this project.")
+            conn.execute(_MARK_UNREADABLE, (shown(str(reason)) or "unreadable", image_id))
 
     def mark_unreadable_many(self, rows: Iterable[tuple[int, str]]) -> None:
         """Flag many (image id, reason) at once, e.g. one classification batch."""
         with self._writing() as conn:
             conn.executemany(
-                "UPDATE images SET status = 'unreadable', error = ? WHERE id = ?",
+                _MARK_UNREADABLE,
                 [(shown(str(reason)) or "unreadable", image_id) for image_id, reason in rows],
             )
 
@@ -128,11 +131,12 @@ class ImagesMixin:
             )
 
     def update_file_info(self, rows: Iterable[tuple[int, int, float]]) -> None:
-        """Store new (id, size, mtime) of changed files; a changed file gets another chance."""
+        """Store new (id, size, mtime) of changed files; a changed file gets another chance, and
+        its content key is computed again (its bytes may be another picture now)."""
         with self._writing() as conn:
             conn.executemany(
-                "UPDATE images SET size = ?2, mtime = ?3, status = 'ok', error = NULL "
-                "WHERE id = ?1",
+                "UPDATE images SET size = ?2, mtime = ?3, status = 'ok', error = NULL, "
+                "content_key = NULL WHERE id = ?1",
                 list(rows),
             )
 

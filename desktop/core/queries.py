@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import starmap
 
+from desktop.core.duplicates import exact_groups, merge_groups
 from desktop.core.predictions_table import model_class_ids, model_class_names
 from desktop.core.records import Counts, ImageRow
 from desktop.core.stored_paths import rows_with_path
@@ -84,6 +85,34 @@ class QueriesMixin:
                 f"JOIN classes c ON c.id = l.class_id {where} ORDER BY i.id"
             )
             return rows_with_path(rows, column=0)
+
+    def training_rows(self, extra: Iterable[Sequence[int]] = ()) -> list[tuple[str, str, str, str]]:
+        """(path, class name, group, locked split) of the labelled, readable images to train on.
+
+        The group is the image's duplicate group key (its content key, or the smallest one of a
+        group merged with ``extra`` near-duplicate groups; empty when not keyed yet, and then the
+        trainer hashes the file to the same key). Copies marked "duplicate" are left out: the one
+        kept stands for them. The locked split is empty unless an old version fixed it.
+        """
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT i.id, i.path, c.name, coalesce(i.content_key, ''), "
+                "coalesce(s.split, '') FROM labels l JOIN images i ON i.id = l.image_id "
+                "JOIN classes c ON c.id = l.class_id "
+                "LEFT JOIN locked_splits s ON s.image_id = i.id "
+                "WHERE i.status = 'ok' AND i.id NOT IN (SELECT image_id FROM duplicate_marks) "
+                "ORDER BY i.id"
+            ).fetchall()
+            rows = rows_with_path(rows)
+            extra = [list(group) for group in extra]
+            merged = {}
+            if extra:
+                keys = {image_id: key for image_id, _, _, key, _ in rows if key}
+                merged = merge_groups(keys, exact_groups(conn).values(), extra)
+        return [
+            (path, label, merged.get(image_id, key), split)
+            for image_id, path, label, key, split in rows
+        ]
 
 
 def _counts(conn: sqlite3.Connection, model_id: int | None) -> Counts:

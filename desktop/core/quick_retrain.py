@@ -356,10 +356,10 @@ def quick_retrain_version(
 
 
 def locked_splits(project: Project, model_id: int, data: LabelledEmbeddings) -> dict[int, str]:
-    """image id -> train/val/test: the version's split.csv, else the trainer's split rule.
+    """image id -> train/val/test: the version's split.csv, else the trainer's own rule.
 
-    Images the split does not list (labelled since) get the band of the trainer's hash rule, so
-    they land where the next full training will most likely put them.
+    Images the split does not list (labelled since) get the split the next full training will
+    give them: the trainer's rule over the project's manifest (content groups, locked splits).
     """
     found: dict[int, str] = {}
     for split in SPLITS:
@@ -367,11 +367,14 @@ def locked_splits(project: Project, model_id: int, data: LabelledEmbeddings) -> 
             found |= {image_id: split for image_id in split_image_ids(project, model_id, split)}
         except VersionDataError:
             break
-    rest = [(i, path, label) for i, path, label in _paths_of(project, data) if i not in found]
-    if len(found) == 0:
-        ruled = assign_splits((path, label) for _, path, label in rest)
-        return {i: ruled[path] for i, path, _ in rest}
-    return found | {i: base_split(path) for i, path, _ in rest}
+    rows = project.training_rows()
+    ruled = assign_splits(
+        ((path, label) for path, label, _, _ in rows),
+        groups={path: group for path, _, group, _ in rows if group},
+        locked={path: split for path, _, _, split in rows if split},
+    )
+    rest = {i: path for i, path, _ in _paths_of(project, data) if i not in found}
+    return found | {i: ruled.get(path) or base_split(path) for i, path in rest.items()}
 
 
 def _paths_of(project: Project, data: LabelledEmbeddings) -> list[tuple[int, str, str]]:

@@ -82,7 +82,38 @@ _V2_PATH_BYTES = """
 SELECT 1;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2_PATH_BYTES]
+_V3_CONTENT_KEYS = """
+ALTER TABLE images ADD COLUMN content_key TEXT;
+CREATE INDEX images_by_content ON images(content_key);
+"""
+"""Each image's content key (``trainer.identity``), filled behind the scan: labels follow it."""
+
+_V4_LOCKED_SPLITS = """
+CREATE TABLE locked_splits (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id),
+    split    TEXT NOT NULL CHECK (split IN ('train', 'val', 'test'))
+);
+INSERT INTO meta (key, value) VALUES ('lock_old_splits', 'pending');
+"""
+"""Splits models were trained with before splits followed content (they followed the path).
+``lock_old_splits`` (splits_lock.py) fills it from the trained versions' split.csv when the
+file is first opened, so their test images stay test images."""
+
+_V5_DUPLICATE_MARKS = """
+CREATE TABLE duplicate_marks (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id),
+    kept_id  INTEGER NOT NULL REFERENCES images(id)
+);
+"""
+"""Copies the user marked "duplicate" of the one they kept (undoable; files never touched)."""
+
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2_PATH_BYTES,
+    _V3_CONTENT_KEYS,
+    _V4_LOCKED_SPLITS,
+    _V5_DUPLICATE_MARKS,
+]
 """MIGRATIONS[n] upgrades a file at user_version n to n + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

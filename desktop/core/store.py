@@ -19,7 +19,7 @@ from pathlib import Path
 
 import filelock
 
-from desktop.core import history, labelling
+from desktop.core import history, labelling, splits_lock
 from desktop.core.connection import (
     acquire_lock,
     connect,
@@ -27,7 +27,9 @@ from desktop.core.connection import (
     rollback,
     translate,
 )
+from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
+from desktop.core.identity_table import IdentityMixin
 from desktop.core.images_table import ImagesMixin
 from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.queries import QueriesMixin
@@ -37,7 +39,7 @@ from desktop.core.schema import SCHEMA_VERSION, inspect_version
 PathLike = str | os.PathLike[str]
 
 
-class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
+class Project(ImagesMixin, IdentityMixin, DuplicatesMixin, PredictionsMixin, QueriesMixin):
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
 
     Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.
@@ -92,7 +94,20 @@ class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
         except BaseException:
             lock.release()
             raise
-        return cls(path, conn, lock)
+        project = cls(path, conn, lock)
+        if project.meta(splits_lock.PENDING_KEY) == "pending":
+            project._lock_old_splits()
+        return project
+
+    def _lock_old_splits(self) -> None:
+        """Once, after the upgrade to content splits: keep what old versions trained and tested on
+        in those splits (see splits_lock.py)."""
+        try:
+            with self._writing() as conn:
+                splits_lock.lock_old_splits(conn)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def create(cls, path: PathLike) -> Project:

@@ -99,9 +99,10 @@ def prepare_run(
 ) -> PreparedRun:
     """A new run folder holding the manifest of labelled images, and the command to train.
 
-    The manifest lists absolute paths: the trainer's split is a hash of each path relative to
-    the CSV's folder (the path itself when outside it), so with the manifest in a run folder
-    every round puts each image in the same split and all versions share one test set.
+    The manifest lists absolute paths, each image's duplicate group (its content key, column
+    ``group``) and any split an old version locked (column ``split``). The trainer splits by a
+    hash of the group, so every round puts each image, and every copy of it, in the same split
+    wherever the files are, and all versions share one test set.
     """
     classes = {label for _, label in project.labelled_images()}
     if len(classes) < 2:

@@ -96,9 +96,10 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
 
     Read from the run's split.csv next to the model file. Paths in it are absolute when the app
     trained the model (its manifest lists absolute paths); relative ones are resolved against the
-    data folder recorded in history.json.
+    data folder recorded in history.json. A path the project no longer knows (the file moved) is
+    found by its content key from the run's groups.csv, so a moved test image stays a test image.
     """
-    from trainer.split import read_split_csv  # stdlib-only module: no TensorFlow
+    from trainer.split import GROUPS_FILE, read_groups_csv, read_split_csv  # stdlib only
 
     model_path = Path(project.model(model_id).path)
     split_csv = model_path.parent / "split.csv"
@@ -107,15 +108,22 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
             f"this version has no split.csv next to {model_path.name} (a quick retrain or a "
             "model trained elsewhere), so it has no validation or test split"
         )
-    root = _data_root(model_path.parent)
-    paths = [
-        _absolute(path, root) for path, _, where in read_split_csv(split_csv) if where == split
-    ]
+    root = data_root_of(model_path.parent)
+    rels = [rel for rel, _, where in read_split_csv(split_csv) if where == split]
+    paths = [absolute_split_path(rel, root) for rel in rels]
     found = project.image_ids_by_path(paths)
-    return [found[p] for p in paths if p in found]
+    ids = [found[p] for p in paths if p in found]
+    lost = [rel for rel, path in zip(rels, paths, strict=True) if path not in found]
+    if lost:
+        groups = read_groups_csv(model_path.parent / GROUPS_FILE)
+        keys = [groups[rel] for rel in lost if rel in groups]
+        by_key = project.image_ids_by_content(keys)
+        ids += [i for key in dict.fromkeys(keys) for i in by_key.get(key, [])]
+    return list(dict.fromkeys(ids))
 
 
-def _data_root(run_dir: Path) -> Path | None:
+def data_root_of(run_dir: Path) -> Path | None:
+    """The data folder a trainer run recorded in its history.json (None when unknown)."""
     try:
         history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -124,7 +132,8 @@ def _data_root(run_dir: Path) -> Path | None:
     return Path(root) if isinstance(root, str) else None
 
 
-def _absolute(path: str, root: Path | None) -> str:
+def absolute_split_path(path: str, root: Path | None) -> str:
+    """A split.csv path as the absolute path the project stores."""
     candidate = Path(path)
     if candidate.is_absolute():
         return os.path.abspath(candidate)

@@ -57,6 +57,8 @@ def build(window: MainWindow) -> Actions:
     add(file_menu, "Add Folder…", ingest.choose_folder, "Ctrl+Shift+A")
     add(file_menu, "Paste Files or Folders", ingest.paste, Key.Paste)
     add(file_menu, "Import Labels from CSV…", ingest.choose_csv)
+    add(file_menu, "Locate Folder…", window.moves.locate_folder)
+    add(file_menu, "Find Moved and Missing Files", window.moves.check_files)
     file_menu.addSeparator()
     add(file_menu, "Open Model…", classifier.choose_model, "Ctrl+M")
     file_menu.addSeparator()
@@ -76,6 +78,7 @@ def build(window: MainWindow) -> Actions:
     add(edit_menu, "Select All", window.view.selectAll, Key.SelectAll)
     add(edit_menu, "Accept Prediction", window.labelling.accept_predictions)
     add(edit_menu, "Clear Label", lambda: window.labelling.label_as(None))
+    add(edit_menu, "Keep This Copy", window.moves.keep_one, "Ctrl+K")
     add(edit_menu, "Add Class…", window.classes_panel.add, "Ctrl+Shift+N")
     add(edit_menu, "Find…", lambda: _focus_search(window), Key.Find)
 
@@ -88,6 +91,7 @@ def build(window: MainWindow) -> Actions:
     view_menu = bar.addMenu("&View")
     for dock in window.docks:
         view_menu.addAction(dock.toggleViewAction())
+    add(view_menu, "Duplicates…", window.moves.show_duplicates)
     add(view_menu, "Bigger Thumbnails", lambda: _step_size(window, +1), Key.ZoomIn)
     add(view_menu, "Smaller Thumbnails", lambda: _step_size(window, -1), Key.ZoomOut)
 

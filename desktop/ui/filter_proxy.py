@@ -27,6 +27,8 @@ class Show(Enum):
     DISAGREE = "Label ≠ prediction"
     LOW_CONFIDENCE = "Low confidence"
     UNREADABLE = "Unreadable"
+    MISSING = "Missing"
+    DUPLICATES = "Duplicates"
 
 
 class SortBy(Enum):
@@ -43,6 +45,8 @@ class Filter:
     low_confidence: float = 0.6
     path_contains: str = ""
     """Case-insensitive text the file's path must contain (folder names count too)."""
+    image_ids: frozenset[int] | None = None
+    """The images of duplicate groups (filled by the window for Show.DUPLICATES)."""
 
     def accepts(self, tile: Tile) -> bool:
         needle = self.path_contains
@@ -61,6 +65,10 @@ class Filter:
             return tile.disagrees
         if show is Show.LOW_CONFIDENCE:
             return tile.confidence is not None and tile.confidence < self.low_confidence
+        if show is Show.MISSING:
+            return tile.status == "missing"
+        if show is Show.DUPLICATES:
+            return self.image_ids is not None and tile.image_id in self.image_ids
         return tile.unreadable
 
 

@@ -21,6 +21,7 @@ from desktop.core.csv_io import import_label_csv
 from desktop.core.errors import ProjectError
 from desktop.core.paths import PROJECT_SUFFIX
 from desktop.core.records import ImportSummary, Skipped
+from desktop.core.relink import FilesChecked, KeyProgress, check_files
 from desktop.core.scanner import detect_class_folders, scan
 from desktop.ui.grid_model import Tile
 from desktop.ui.grid_view import paths_from_mime
@@ -105,6 +106,7 @@ class Ingest:
             return
         self.skipped = []
         self.offers = []
+        self.window.moves.last_check = None
         cancel = threading.Event()
         worker = window.workers.run(
             lambda: self._scan_job(paths, cancel),
@@ -117,9 +119,10 @@ class Ingest:
 
     def _scan_job(
         self, paths: list[Path], cancel: threading.Event
-    ) -> Iterator[Added | ClassFolders]:
+    ) -> Iterator[Added | ClassFolders | KeyProgress | FilesChecked]:
         """Runs on the worker thread: commit each batch, then read its rows back from the store,
-        so files the project already knew arrive with their labels, predictions and status."""
+        so files the project already knew arrive with their labels, predictions and status.
+        Once every tile is shown, the files are hashed and moved images found again."""
         project = self.window.session.require()
         names = {c.id: c.name for c in project.classes()}
         for batch in scan(paths, cancel=cancel, first_batch=FIRST_BATCH):
@@ -128,6 +131,8 @@ class Ingest:
                 ids = project.add_images(batch.files)
                 tiles = [tile_from_row(row, names) for row in project.image_rows(ids=ids)]
             yield Added(tiles, batch.skipped, batch.files_found)
+        if not cancel.is_set():
+            yield from check_files(project, cancel)
         for folder in paths:
             if folder.is_dir() and not cancel.is_set():
                 classes = detect_class_folders(folder, cancel)
@@ -135,7 +140,10 @@ class Ingest:
                     yield ClassFolders(folder, classes)
 
     def _on_item(self, item: Added | ClassFolders) -> None:
-        if isinstance(item, Added):
+        if isinstance(item, KeyProgress | FilesChecked):
+            self._flush()
+            self.window.moves.on_check_item(item)
+        elif isinstance(item, Added):
             self._arrived.extend(item.tiles)
             if self.window.grid.rowCount() == 0:
                 self._flush()  # the first screenful at once
@@ -159,7 +167,9 @@ class Ingest:
         shown = self.window.grid.rowCount()
         note = "" if completed else " (cancelled)"
         extra = f", {len(self.skipped)} skipped" if self.skipped else ""
-        self.window.status.finish(f"{shown:,} images in the project{extra}{note}")
+        checked = self.window.moves.last_check
+        found = f", {checked.message}" if checked is not None and checked.message else ""
+        self.window.status.finish(f"{shown:,} images in the project{extra}{found}{note}")
         self.window.show_current()
         for offer in self.offers:
             self.offer_class_folders(offer)
@@ -232,16 +242,17 @@ class Ingest:
     def flag_unreadable(self, image_id: int, reason: str) -> None:
         """Remember in the project why a file cannot be shown, so its tile keeps the reason."""
         project = self.window.session.project
-        if project is None or project.read_only:
-            return
+        tile = self.window.grid.tile_by_id(image_id)
+        if project is None or project.read_only or (tile is not None and tile.status == "missing"):
+            return  # a missing file cannot be decoded; it stays "missing", not "unreadable"
         try:
             project.mark_unreadable(image_id, reason)
         except ProjectError:
             log.exception("could not flag image %s as unreadable", image_id)
             return
-        tile = self.window.grid.tile_by_id(image_id)
         if tile is not None:
-            tile.status, tile.error = "unreadable", reason
+            record = project.image(image_id)  # a file found missing meanwhile stays "missing"
+            tile.status, tile.error = record.status, record.error
             self.window.grid.update_tiles([tile])
 
 

@@ -8,6 +8,7 @@ methods, so a test can answer it by replacing that method on the window instance
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from desktop.ui.grid_view import GridView
 from desktop.ui.ingest import Ingest
 from desktop.ui.labelling import Labelling
 from desktop.ui.loop import install_loop
+from desktop.ui.moves import Moves
 from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
         self.classifier = Classifier(self)
         self.exporter = Exporter(self)
         self.project_files = ProjectFiles(self)
+        self.moves = Moves(self)
         self.actions = window_actions.build(self)
         self._connect()
         self.loop = install_loop(self)
@@ -109,7 +112,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _connect(self) -> None:
-        self.filter_bar.filterChanged.connect(self.proxy.set_filter)
+        self.filter_bar.filterChanged.connect(self.apply_filter)
         self.filter_bar.filterChanged.connect(self._explain_unreadable_filter)
         self.filter_bar.sortChanged.connect(self.proxy.set_sort)
         self.filter_bar.thumbSizeChanged.connect(self.set_thumb_size)
@@ -160,6 +163,12 @@ class MainWindow(QMainWindow):
         tile = self.grid.tile_by_id(image_id) if image_id is not None else None
         top_k = self.session.top_k(image_id) if tile is not None else []
         self.preview.show_tile(tile, top_k)
+
+    def apply_filter(self, new: Filter) -> None:
+        """Show what the filter bar asks for; the Duplicates filter needs the groups first."""
+        if new.show is Show.DUPLICATES and new.image_ids is None:
+            new = dataclasses.replace(new, image_ids=self.moves.duplicate_ids())
+        self.proxy.set_filter(new)
 
     def _explain_unreadable_filter(self, new: Filter) -> None:
         """Files are only known to be unreadable once decoded: say so while some are not yet."""

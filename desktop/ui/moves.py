@@ -1,0 +1,216 @@
+"""Moved, missing and duplicated images in the window: Locate Folder…, Keep One, Duplicates.
+
+The work is ``desktop.core.relink`` and ``desktop.core.duplicates``; this controller asks the
+user where a folder went, runs the hashing on a worker (it reads every file), and shows the
+groups of copies in a small dialog whose rows show a group in the grid.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+
+from desktop.core.duplicates import DuplicateGroup
+from desktop.core.errors import ProjectError
+from desktop.core.relink import (
+    FilesChecked,
+    FolderRelinked,
+    KeyProgress,
+    check_files,
+    old_folder_for,
+    relink_folder,
+)
+from desktop.ui.filter_proxy import Filter, Show
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+
+class Moves:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.last_check: FilesChecked | None = None
+        self.last_relink: FolderRelinked | None = None
+        self.dialog: DuplicatesDialog | None = None
+
+    # --- finding moved and missing files ------------------------------------------------------
+    def check_files(self) -> None:
+        """Flag missing files, key new ones and find moved ones again, in the background."""
+        if not self._can_write():
+            return
+        cancel = threading.Event()
+        worker = self.window.workers.run(
+            lambda: check_files(self.window.session.require(), cancel),
+            self.on_check_item,
+            lambda completed: self.window.status.finish(self.check_message(completed)),
+            self.window.show_error,
+        )
+        self.window.status.start("Checking files…", lambda: (cancel.set(), worker.cancel()))
+
+    def on_check_item(self, item: KeyProgress | FilesChecked) -> None:
+        """Progress while hashing; at the end, reload the grid if files moved or went missing."""
+        if isinstance(item, KeyProgress):
+            self.window.status.update(item.done, item.total, "Checking file contents…")
+            return
+        self.last_check = item
+        if item.status_changed:
+            self.window.reload_tiles()
+
+    def check_message(self, completed: bool) -> str:
+        found = self.last_check.message if self.last_check else ""
+        total = f"{self.window.grid.rowCount():,} images in the project"
+        return ", ".join(filter(None, [total, found])) + ("" if completed else " (cancelled)")
+
+    # --- Locate Folder… -----------------------------------------------------------------------
+    def locate_folder(self) -> None:
+        """Ask where the current missing image's folder is now, and relink the whole folder."""
+        if not self._can_write():
+            return
+        image_id = self.window.current_image_id()
+        tile = self.window.grid.tile_by_id(image_id) if image_id is not None else None
+        if tile is None or tile.status != "missing":
+            self.window.show_error(
+                "Select a missing image first (Show → Missing), then use Locate Folder… to say "
+                "where its folder is now."
+            )
+            return
+        new_folder = self.window.choose_folder(f"Where is the folder of {tile.name} now?")
+        if new_folder is not None:
+            self.relink(tile.path, new_folder)
+
+    def relink(self, missing_path: str, new_folder: Path) -> None:
+        old_folder = old_folder_for(missing_path, new_folder)
+        cancel = threading.Event()
+
+        def job() -> Iterator[FolderRelinked]:
+            yield relink_folder(self.window.session.require(), old_folder, new_folder, cancel)
+
+        worker = self.window.workers.run(job, self._on_relinked, self._on_relink_done, self._fail)
+        self.window.status.start("Locating moved images…", lambda: (cancel.set(), worker.cancel()))
+
+    def _on_relinked(self, summary: FolderRelinked) -> None:
+        self.last_relink = summary
+        self.window.reload_tiles()
+
+    def _on_relink_done(self, completed: bool) -> None:
+        summary = self.last_relink
+        self.window.status.finish(summary.message.splitlines()[0] if summary else "Cancelled")
+        if summary is not None:
+            self.window.inform("Locate Folder", summary.message)
+
+    def _fail(self, message: str) -> None:
+        self.window.show_error(message)
+
+    # --- duplicates -----------------------------------------------------------------------------
+    def groups(self) -> list[DuplicateGroup]:
+        project = self.window.session.project
+        return [] if project is None else project.duplicate_groups()
+
+    def duplicate_ids(self) -> frozenset[int]:
+        return frozenset(i for group in self.groups() for i in group.image_ids)
+
+    def keep_one(self) -> None:
+        """Keep the current image; mark its other copies "duplicate" (undoable, files kept)."""
+        image_id = self.window.current_image_id()
+        if image_id is None:
+            self.window.show_error("Select the copy to keep first.")
+            return
+        if not self._can_write():
+            return
+        try:
+            action = self.window.session.require().keep_one(image_id)
+        except ProjectError as exc:
+            self.window.show_error(str(exc))
+            return
+        self.window.session.record(action)
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.fill(self.groups())
+
+    def show_duplicates(self) -> DuplicatesDialog:
+        if self.dialog is None:
+            self.dialog = DuplicatesDialog(self.window)
+            self.dialog.groupChosen = self.show_group
+        self.dialog.fill(self.groups())
+        self.dialog.show()
+        return self.dialog
+
+    def show_group(self, group: DuplicateGroup) -> None:
+        self.window.filter_bar.set_show(Show.DUPLICATES)
+        self.window.proxy.set_filter(
+            Filter(show=Show.DUPLICATES, image_ids=frozenset(group.image_ids))
+        )
+        row = self.window.proxy.row_of(group.image_ids[0])
+        if row is not None:
+            self.window.view.select_row(row)
+
+    def _can_write(self) -> bool:
+        project = self.window.session.project
+        if project is None or project.read_only:
+            self.window.show_error("This needs a project open for writing.")
+            return False
+        if self.window.status.busy():
+            self.window.show_error("Wait for the current job to finish (or cancel it), then retry.")
+            return False
+        return True
+
+
+class DuplicatesDialog(QDialog):
+    """One row per group of copies: how many, their labels, and whether the labels disagree."""
+
+    COLUMNS = ("Copies", "Labels", "Note")
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setWindowTitle("Duplicates")
+        self.groupChosen = lambda group: None
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(self.COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemActivated.connect(self._chosen)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tree)
+        self.resize(520, 360)
+        self._groups: list[DuplicateGroup] = []
+
+    def fill(self, groups: list[DuplicateGroup]) -> None:
+        self._groups = groups
+        self.tree.clear()
+        for group in groups:
+            cells = [str(len(group.image_ids)), describe_labels(group), note(group)]
+            self.tree.addTopLevelItem(QTreeWidgetItem(cells))
+        disagreeing = sum(g.disagree for g in groups)
+        self.summary.setText(
+            f"{len(groups):,} groups of copies, {disagreeing:,} with labels that disagree. "
+            "Double-click a group to show it; Edit → Keep This Copy marks the others duplicate."
+        )
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """What the table shows, row by row (for tests and screen readers alike)."""
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        return [tuple(item.text(c) for c in range(len(self.COLUMNS))) for item in items]
+
+    def _chosen(self, item: QTreeWidgetItem, _column: int) -> None:
+        self.groupChosen(self._groups[self.tree.indexOfTopLevelItem(item)])
+
+
+def describe_labels(group: DuplicateGroup) -> str:
+    names = sorted({label for label in group.labels if label is not None})
+    unlabelled = sum(label is None for label in group.labels)
+    parts = names + ([f"{unlabelled} unlabelled"] if unlabelled else [])
+    return ", ".join(parts)
+
+
+def note(group: DuplicateGroup) -> str:
+    if group.disagree:
+        return "⚠ labels disagree"
+    if group.resolved:
+        return "one kept"
+    return ""

@@ -1,0 +1,117 @@
+"""The split the app hands the trainer: unchanged by moves, one split per duplicate group, and old
+projects keep the test images their versions were scored on (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from desktop.core.csv_io import write_training_manifest
+from desktop.core.relink import FilesChecked, check_files
+from desktop.core.scanner import import_class_folders, scan_all
+from desktop.core.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from desktop.core.store import Project
+from tests.desktop.core.core_helpers import fresh_rows
+from tests.imagegen import write_dataset
+from trainer.data import load_training_data
+from trainer.split import assign_splits, write_split_csv
+
+SIZE = 16
+
+
+def add_and_check(project: Project, folder: Path) -> FilesChecked:
+    project.add_images(scan_all([folder]).files)
+    return [i for i in check_files(project) if isinstance(i, FilesChecked)][-1]
+
+
+def splits_by_image(project: Project, manifest: Path) -> dict[int, str]:
+    write_training_manifest(project, manifest)
+    data = load_training_data(manifest, SIZE)
+    ids = project.image_ids_by_path([str(s.path) for s in data.samples])
+    return {ids[str(s.path)]: data.splits[s.rel] for s in data.samples}
+
+
+def test_moving_the_images_changes_no_split(tmp_path: Path) -> None:
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=15, side=SIZE)
+    with Project.open(tmp_path / "p.pigeonhole") as project:
+        add_and_check(project, root)
+        import_class_folders(project, root)
+        before = splits_by_image(project, tmp_path / "run1.csv")
+        moved = tmp_path / "archive" / "shapes-2024"
+        moved.parent.mkdir()
+        shutil.move(root, moved)
+        assert len(add_and_check(project, moved).relinked) == 45
+        after = splits_by_image(project, tmp_path / "run2.csv")
+    assert len(before) == 45 and after == before
+
+
+def test_no_duplicate_group_spans_two_splits(tmp_path: Path) -> None:
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=20, side=SIZE)
+    for path in sorted(root.glob("*/*.*")):  # a copy of every image, under another name
+        shutil.copy(path, path.with_name("copy-" + path.name))
+    with Project.open(tmp_path / "p.pigeonhole") as project:
+        add_and_check(project, root)
+        import_class_folders(project, root)
+        splits = splits_by_image(project, tmp_path / "run.csv")
+        groups = project.duplicate_groups()
+    assert len(groups) == 60 and len(splits) == 120
+    assert all(len({splits[i] for i in g.image_ids}) == 1 for g in groups)
+    assert {"train", "val", "test"} <= set(splits.values())
+
+
+def write_old_project(db: Path, root: Path, run_dir: Path) -> dict[str, str]:
+    """A project file as Pigeonhole wrote it before content keys (format 1), with one trained
+    version whose split.csv used the old rule (SHA-1 of the absolute path); returns that split."""
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    files = sorted(root.glob("*/*.*"))
+    classes = sorted({p.parent.name for p in files})
+    now = time.time()
+    for position, name in enumerate(classes):
+        conn.execute(
+            "INSERT INTO classes VALUES (?, ?, '#1f77b4', ?)", (position + 1, name, position)
+        )
+    for image_id, path in enumerate(files, start=1):
+        stat = path.stat()
+        conn.execute(
+            "INSERT INTO images (id, path, size, mtime, status, added) "
+            "VALUES (?, ?, ?, ?, 'ok', ?)",
+            (image_id, str(path), stat.st_size, stat.st_mtime, now),
+        )
+        class_id = classes.index(path.parent.name) + 1
+        conn.execute("INSERT INTO labels VALUES (?, ?, 'user', ?)", (image_id, class_id, now))
+    old = assign_splits((str(p), p.parent.name) for p in files)  # the path rule
+    run_dir.mkdir()
+    write_split_csv(run_dir / "split.csv", [(str(p), p.parent.name, old[str(p)]) for p in files])
+    (run_dir / "history.json").write_text(json.dumps({"data_root": str(run_dir)}))
+    conn.execute(
+        "INSERT INTO models (path, info, metrics, created, n_labels) VALUES (?, '{}', ?, ?, ?)",
+        (str(run_dir / "model.onnx"), json.dumps({"source": "trainer"}), now, len(files)),
+    )
+    conn.commit()
+    conn.close()
+    return old
+
+
+def test_an_old_project_keeps_its_test_images_in_test(tmp_path: Path) -> None:
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=20, side=SIZE)
+    db = tmp_path / "old.pigeonhole"
+    old = write_old_project(db, root, tmp_path / "run-old")
+    with Project.open(db) as project:
+        assert fresh_rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+        assert fresh_rows(db, "SELECT count(*) FROM locked_splits") == [(60,)]
+        add_and_check(project, root)  # keys the old images
+        splits = splits_by_image(project, tmp_path / "next-run.csv")
+        paths = {i: project.image(i).path for i in splits}
+    assert {paths[i]: split for i, split in splits.items()} == old
+    assert fresh_rows(db, "SELECT value FROM meta WHERE key = 'lock_old_splits'") == [("done: 60",)]
+    with Project.open(db) as again:  # the lock is taken once, not again on every open
+        assert len(again.locked_splits()) == 60
