@@ -45,7 +45,7 @@ MIN_FILES_FOR_TEST = 5
 SPLIT_CSV_COLUMNS = ("path", "label", "split", PATH_BYTES_COLUMN)
 GROUPS_FILE = "groups.csv"
 """Each sample's group key in a run folder, so a split can be found again after files move."""
-GROUPS_CSV_COLUMNS = ("path", "group")
+GROUPS_CSV_COLUMNS = ("path", "group", PATH_BYTES_COLUMN)
 _PRIORITY = {"test": 0, "val": 1, "train": 2}
 """When a group's files name different locked splits, the first of these wins."""
 # Each split's band of u, and the class size from which the repairs keep it non-empty, in the
@@ -163,7 +163,8 @@ def write_groups_csv(path: Path, groups: Mapping[str, str]) -> None:
     with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(GROUPS_CSV_COLUMNS)
-        writer.writerows(sorted(groups.items()))
+        for rel, group in sorted(groups.items()):
+            writer.writerow([shown(rel), group, path_bytes_cell(rel)])
 
 
 def read_groups_csv(path: Path) -> dict[str, str]:
@@ -171,4 +172,7 @@ def read_groups_csv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row["path"]: row["group"] for row in csv.DictReader(handle)}
+        return {
+            path_from_cells(row["path"], row.get(PATH_BYTES_COLUMN)): row["group"]
+            for row in csv.DictReader(handle)
+        }

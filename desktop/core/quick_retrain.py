@@ -200,6 +200,7 @@ def quick_retrain(
     replaced atomically, and only after ONNX Runtime agrees with the numpy head.
     """
     embeddings = np.asarray(embeddings, dtype=np.float32)
+    _training_arrays(embeddings, labels, classes or sorted(set(labels)))  # all rows, before slicing
     held = held or HeldOut.everything(len(labels))
     with _as_retrain_error():
         model = load_model(Path(source))
@@ -333,10 +334,7 @@ def quick_retrain_version(
     result = quick_retrain(
         source, Path(run_dir) / "model.onnx", data.embeddings, data.labels, classes, held
     )
-    write_split_csv(
-        Path(run_dir) / SPLIT_FILE,
-        [(path, label, splits[i]) for i, path, label in _paths_of(project, data)],
-    )
+    write_split_csv(Path(run_dir) / SPLIT_FILE, _split_rows(project, splits))
     metrics = {
         "source": "quick_retrain",
         "parent_model_id": source_id,
@@ -375,6 +373,15 @@ def locked_splits(project: Project, model_id: int, data: LabelledEmbeddings) -> 
     )
     rest = {i: path for i, path, _ in _paths_of(project, data) if i not in found}
     return found | {i: ruled.get(path) or base_split(path) for i, path in rest.items()}
+
+
+def _split_rows(project: Project, splits: dict[int, str]) -> list[tuple[str, str, str]]:
+    """split.csv rows for every image the split knows, labelled or not, so it stays whole."""
+    names = {record.id: record.name for record in project.classes()}
+    return [
+        (row.path, names.get(row.label_id, "") if row.label_id is not None else "", splits[row.id])
+        for row in project.image_rows(ids=splits)
+    ]
 
 
 def _paths_of(project: Project, data: LabelledEmbeddings) -> list[tuple[int, str, str]]:

@@ -136,3 +136,25 @@ def test_label_next_and_calibration_use_the_store(loop) -> None:
     assert margins == sorted(margins)
     calibration = calibrate_version(project, model_id, target_precision=0.5)
     assert 0.0 <= calibration.coverage <= 1.0
+
+
+def test_quick_retrain_scores_itself_on_the_locked_test_images_only(loop, tmp_path: Path) -> None:
+    """Never a training-set score: the version's accuracy is on the source's test split, which
+    the new split.csv keeps, and its head was calibrated on the val images."""
+    project, model_id, _ = loop
+    test_ids = set(split_image_ids(project, model_id, "test"))
+
+    version = quick_retrain_version(project, tmp_path / "quick", model_id)
+
+    metrics = project.model(version.model_id).metrics
+    labels = label_names(project)
+    scored = sorted(test_ids & labels.keys())
+    assert metrics["evaluated_on"] == "test" and metrics["test_images"] == len(scored) > 0
+    names = project.model(version.model_id).classes
+    rows = project.predictions(version.model_id)
+    right = [names[rows[i].class_index] == labels[i] for i in scored]
+    assert metrics["accuracy"] == pytest.approx(np.mean(right))
+    assert "training_accuracy" not in metrics
+    assert set(split_image_ids(project, version.model_id, "test")) == test_ids
+    assert metrics["temperature"] > 0 and "calibrated on" in metrics["recipe"]
+    assert evaluate_version(project, version.model_id, scored).accuracy == metrics["accuracy"]
