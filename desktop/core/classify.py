@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import signal
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from desktop.core.cancel import Cancel, is_cancelled
+from desktop.core.worker_life import start_worker
 from trainer.contract import UnreadableImage, decode_for_model
 
 if TYPE_CHECKING:  # the workers import this module; keep ONNX Runtime out of them
@@ -191,7 +191,10 @@ def _decode_all(
     batch_tasks = math.ceil((options.batch_size or 1) / options.images_per_task)
     in_flight_limit = workers * 2 + batch_tasks
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_process_context(), initializer=_ignore_interrupts
+        max_workers=workers,
+        mp_context=_process_context(),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
     )
     in_flight: deque[tuple[list[K], Future[_Decoded]]] = deque()
     try:
@@ -235,11 +238,6 @@ def _process_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
-
-
-def _ignore_interrupts() -> None:
-    """Ctrl+C is for the parent, which then cancels and shuts the workers down itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def decode_chunk(paths: list[str], size: int) -> _Decoded:
