@@ -227,6 +227,16 @@ class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
             record = labelling.add_class(changes, name, colour)
             return self._act(f"Add class {record.name}", changes)
 
+    def add_classes(self, names: Sequence[str], text: str = "") -> Action:
+        """Add several classes (a model's) as ONE undoable action; every name is checked before
+        any is added, so one bad name changes nothing."""
+        cleaned = labelling.clean_names(names)
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            for name in cleaned:
+                labelling.add_class(changes, name)
+            return self._act(text or f"Add {_n(len(cleaned), 'class')}", changes)
+
     def rename_class(self, class_id: int, name: str) -> Action:
         with self._writing() as conn:
             changes = history.ChangeSet(conn)

@@ -69,7 +69,7 @@ class Classifier(QObject):
         except (ModelFileError, InferenceError) as exc:
             window.show_error(f"{Path(path).name} was not opened: {exc}")
             return False
-        if not self._offer_missing_classes(session.model.classes):
+        if not self._offer_missing_classes(session.model.classes, Path(path).name):
             return False
         try:
             model_id = project.add_model(path, session.model.info)
@@ -107,8 +107,9 @@ class Classifier(QObject):
         self.window.status.set_provider(f"{session.model.path.name} on {session.report}")
         self.modelChanged.emit()
 
-    def _offer_missing_classes(self, names: Sequence[str]) -> bool:
-        """Predictions show only for classes the project has, so offer to add the model's."""
+    def _offer_missing_classes(self, names: Sequence[str], model_name: str) -> bool:
+        """Predictions show only for classes the project has, so offer to add the model's
+        (as one undoable action, refused whole if any name is unusable)."""
         have = {c.name.casefold() for c in self.window.session.classes()}
         missing = [n for n in names if n.casefold() not in have]
         if not missing:
@@ -120,8 +121,7 @@ class Classifier(QObject):
         if not self.window.ask("Add the model's classes", question):
             return True  # the model still opens; those predictions stay hidden
         try:
-            for name in missing:
-                self.window.session.add_class(name)
+            self.window.session.add_classes(missing, f"Add the classes of {model_name}")
         except ProjectError as exc:
             self.window.show_error(str(exc))
             return False
