@@ -30,6 +30,7 @@ from desktop.core.connection import (
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.images_table import ImagesMixin
 from desktop.core.predictions_table import PredictionsMixin
+from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
 from desktop.core.records import Action, ClassRecord, ImportSummary
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
@@ -82,6 +83,8 @@ class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
             conn = connect(path, uri=False)
             try:
                 version = inspect_version(conn, path)
+                if version > 0:  # before anything writes: a foreign file stays as it was
+                    check_project_file(conn, version, path)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
                 if version < SCHEMA_VERSION:
@@ -122,6 +125,7 @@ class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
                     f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
                     "can be read; open it once for writing."
                 )
+            check_project_file(conn, version, path)
             conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             if conn is not None:
