@@ -23,6 +23,7 @@ from desktop.core.errors import ProjectError
 from desktop.core.inference import InferenceError, ModelSession, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import PredictionRow
+from desktop.ui.workers import run_beside_gui
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -99,8 +100,11 @@ class Classifier(QObject):
         self._use(session, model_id)
 
     def _load(self, path: Path) -> ModelSession:
+        """Check and load off the GUI thread: a hostile file must not freeze the window."""
         provider = str(self.window.settings.value("classify/provider", "auto"))
-        return open_session(check_model_file(path), provider)  # type: ignore[arg-type]
+        return run_beside_gui(
+            lambda: open_session(check_model_file(path), provider)  # type: ignore[arg-type]
+        )
 
     def _use(self, session: ModelSession, model_id: int) -> None:
         self.model, self.model_id = session, model_id

@@ -4,6 +4,8 @@ graphs that loop; a model's classes join the project as one undoable action, all
 from __future__ import annotations
 
 import json
+import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -11,11 +13,14 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
+from desktop.core.classify import ClassifyOptions, classify_images
 from desktop.core.errors import InvalidAction
+from desktop.core.inference import open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.store import Project
-from trainer.contract import PROBS_OUTPUT
+from trainer.contract import PROBS_OUTPUT, ModelInfo
 
 MB = 1 << 20
 
@@ -161,3 +166,70 @@ def with_classes(source: Path, target: Path, names: list[str]) -> Path:
     probs.type.tensor_type.shape.dim[1].dim_value = len(names)
     target.write_bytes(model.SerializeToString())
     return target
+
+
+def slow_model(path: Path, size: int = 16, width: int = 3072, chain: int = 20) -> Path:
+    """Only operators we export, but a batch of 4,096 takes ~1.5 TFLOP: a minute on one core.
+
+    (Few wide MatMuls rather than many: ONNX Runtime needs ~0.2 s per node to create a session.)
+    """
+    rng = np.random.default_rng(0)
+    weight = (rng.standard_normal((width, width)) / width).astype(np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["image"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("GlobalAveragePool", ["nchw"], ["pooled"]),
+        helper.make_node("Squeeze", ["pooled", "hw"], ["rgb"]),
+        helper.make_node("MatMul", ["rgb", "w_in"], ["x0"]),
+    ]
+    nodes += [helper.make_node("MatMul", [f"x{i}", "w"], [f"x{i + 1}"]) for i in range(chain)]
+    nodes += [
+        helper.make_node("Identity", [f"x{chain}"], ["embedding"]),
+        helper.make_node("MatMul", ["embedding", "w_out"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "slow",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", size, size, 3])],
+        [
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 2]),
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", width]),
+        ],
+        [
+            numpy_helper.from_array(np.array([2, 3], np.int64), "hw"),
+            numpy_helper.from_array(np.ones((3, width), np.float32), "w_in"),
+            numpy_helper.from_array(weight, "w"),
+            numpy_helper.from_array(np.ones((width, 2), np.float32), "w_out"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, ModelInfo(["a", "b"], size, "small_cnn", "0.1.0").to_props())
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.slow  # ~20 s: a session of a slow graph, 4,096 decodes
+def test_cancel_stops_a_long_batch_at_once(tmp_path: Path) -> None:
+    session = open_session(check_model_file(slow_model(tmp_path / "slow.onnx")), "cpu", threads=1)
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), "navy").save(image)
+    cancel, all_read = threading.Event(), threading.Event()
+
+    def items():
+        for i in range(4096):
+            if i == 4095:
+                all_read.set()  # the last chunk is decoded next, then the one batch runs
+            yield i, image
+
+    batches: list[object] = []
+    options = ClassifyOptions(batch_size=4096, workers=0)
+    run = threading.Thread(
+        target=lambda: batches.extend(classify_images(session, items(), options, cancel=cancel))
+    )
+    run.start()
+    assert all_read.wait(60)
+    time.sleep(1.0)
+    cancel.set()
+    run.join(timeout=20)  # the batch alone would take a minute or more
+    assert not run.is_alive(), "the batch went on after Cancel"
+    assert batches == []  # stopped, not failed: no error escaped the run
