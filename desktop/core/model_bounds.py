@@ -30,8 +30,9 @@ EXPORTED_OPERATORS = frozenset(
         *("Add", "Clip", "Conv", "GlobalAveragePool", "MatMul", "MaxPool", "Mul", "Relu"),
         *("Softmax", "Squeeze", "Transpose"),
         # tolerated for exports on their way: temperature scaling (Div/Mul before Softmax), a
-        # Dense head as Gemm, and pass-through or reshaped extra outputs (a feature map)
-        *("Div", "Gemm", "Identity", "Reshape", "Flatten"),
+        # Dense head as Gemm, pass-through or reshaped extra outputs (a feature map), and what
+        # other tf2onnx versions write for pooling and normalisation (ReduceMean, Sub)
+        *("Div", "Gemm", "Identity", "Reshape", "Flatten", "ReduceMean", "Sub"),
     }
 )
 """ONNX operators (default domain) a Pigeonhole model may use. Extend it when the exporter
