@@ -150,6 +150,11 @@ def list_labelled_files(data: Path) -> tuple[Path, list[Sample], list[str], list
         )
     if data.is_dir():
         return _list_folder(data)
+    if not data.is_file():  # opening a FIFO would block until someone writes to it
+        raise TrainerError(
+            f"{data} is not a regular file (a pipe or device?): give a folder of class folders "
+            "or a CSV manifest (path,label)"
+        )
     if data.suffix.lower() == ".csv":
         return _list_csv(data)
     raise TrainerError(f"{data} is neither a folder of class folders nor a .csv manifest")

@@ -15,3 +15,7 @@ def is_cancelled(cancel: Cancel) -> bool:
     if isinstance(cancel, threading.Event):
         return cancel.is_set()
     return bool(cancel())
+
+
+class Interrupted(Exception):
+    """Work stopped in the middle because the caller cancelled it (not a failure to report)."""

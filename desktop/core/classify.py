@@ -12,18 +12,20 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
-from desktop.core.cancel import Cancel, is_cancelled
+from desktop.core.cancel import Cancel, Interrupted, is_cancelled
+from desktop.core.worker_life import start_worker
 from trainer.contract import UnreadableImage, decode_for_model
 
 if TYPE_CHECKING:  # the workers import this module; keep ONNX Runtime out of them
@@ -126,19 +128,45 @@ def classify_images(
     batcher: _Batcher[K] = _Batcher(batch_size)
     done = 0
     try:
-        for keys, chunk in decoded:
-            batcher.add(keys, chunk)
-            while batcher.full():
+        with _interrupted_on_cancel(session, cancel):
+            for keys, chunk in decoded:
+                batcher.add(keys, chunk)
+                while batcher.full():
+                    batch = _predict(session, *batcher.take(), options.top_k)
+                    done += len(batch.keys) + len(batch.errors)
+                    batch.done, batch.total = done, total
+                    yield batch
+            if batcher and not is_cancelled(cancel):
                 batch = _predict(session, *batcher.take(), options.top_k)
-                done += len(batch.keys) + len(batch.errors)
-                batch.done, batch.total = done, total
+                batch.done, batch.total = done + len(batch.keys) + len(batch.errors), total
                 yield batch
-        if batcher and not is_cancelled(cancel):
-            batch = _predict(session, *batcher.take(), options.top_k)
-            batch.done, batch.total = done + len(batch.keys) + len(batch.errors), total
-            yield batch
+    except Interrupted:
+        return  # a run stopped by the cancel: end like any cancelled run
     finally:
         decoded.close()
+
+
+@contextmanager
+def _interrupted_on_cancel(session: ModelSession, cancel: Cancel) -> Iterator[None]:
+    """While a batch runs, a cancel stops it at once (ONNX Runtime's terminate flag) instead of
+    after the batch, however long the model takes."""
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(_POLL_SECONDS):
+            if is_cancelled(cancel):
+                session.interrupt()
+
+    watcher = threading.Thread(target=watch, name="classify-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()
 
 
 def default_batch_size(session: ModelSession) -> int:
@@ -191,7 +219,10 @@ def _decode_all(
     batch_tasks = math.ceil((options.batch_size or 1) / options.images_per_task)
     in_flight_limit = workers * 2 + batch_tasks
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_process_context(), initializer=_ignore_interrupts
+        max_workers=workers,
+        mp_context=_process_context(),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
     )
     in_flight: deque[tuple[list[K], Future[_Decoded]]] = deque()
     try:
@@ -235,11 +266,6 @@ def _process_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
-
-
-def _ignore_interrupts() -> None:
-    """Ctrl+C is for the parent, which then cancels and shuts the workers down itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def decode_chunk(paths: list[str], size: int) -> _Decoded:

@@ -67,6 +67,8 @@ def connect(
         raise ProjectError(f"Could not open {path.name}: {exc}.") from exc
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
+    # A file from someone else may carry views or triggers: they must not call side effects.
+    conn.execute("PRAGMA trusted_schema = OFF")
     return conn
 
 

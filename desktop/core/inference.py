@@ -13,12 +13,14 @@ import ctypes
 import io
 import os
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
 
+from desktop.core.cancel import Interrupted
 from desktop.core.classify import cpu_count
 from desktop.core.model_file import ModelFile
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT
@@ -74,6 +76,8 @@ class ModelSession:
     report: ProviderReport
     io_binding: bool = False
     """Bind inputs and outputs explicitly (used on CUDA to skip ORT's per-call copies)."""
+    _running: set[ort.RunOptions] = field(default_factory=set, repr=False)
+    _running_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 or float32 pixels -> (probs (N, C), embeddings (N, D)) float32."""
@@ -81,17 +85,32 @@ class ModelSession:
         fixed = self.model.batch_dim
         if fixed and len(batch) != fixed:
             return self._run_fixed(batch, fixed)
+        options = ort.RunOptions()
+        with self._running_lock:
+            self._running.add(options)
         try:
             if self.io_binding:
-                return self._run_bound(batch)
+                return self._run_bound(batch, options)
             probs, embedding = self.session.run(
-                [PROBS_OUTPUT, EMBEDDING_OUTPUT], {INPUT_NAME: batch}
+                [PROBS_OUTPUT, EMBEDDING_OUTPUT], {INPUT_NAME: batch}, options
             )
         except _ORT_ERRORS as exc:
+            if options.terminate:
+                raise Interrupted(f"{self.model.path.name} was stopped") from exc
             raise InferenceError(
                 f"{self.model.path.name} failed to run: {_first_line(exc)}"
             ) from exc
+        finally:
+            with self._running_lock:
+                self._running.discard(options)
         return probs, embedding
+
+    def interrupt(self) -> None:
+        """Stop the runs in progress now, from any thread (they raise Interrupted): Cancel must
+        not wait for a batch that takes long."""
+        with self._running_lock:
+            for options in self._running:
+                options.terminate = True
 
     def _run_fixed(self, batch: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray]:
         """A model exported with a fixed batch size gets zero-padded slices of exactly that size."""
@@ -105,13 +124,15 @@ class ModelSession:
             embeddings.append(part_embedding[: len(part)])
         return np.concatenate(probs), np.concatenate(embeddings)
 
-    def _run_bound(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_bound(
+        self, batch: np.ndarray, options: ort.RunOptions
+    ) -> tuple[np.ndarray, np.ndarray]:
         binding = self.session.io_binding()
         binding.bind_cpu_input(INPUT_NAME, batch)
         device = "cuda" if self.report.name == GPU else "cpu"
         binding.bind_output(PROBS_OUTPUT, device)
         binding.bind_output(EMBEDDING_OUTPUT, device)
-        self.session.run_with_iobinding(binding)
+        self.session.run_with_iobinding(binding, options)
         probs, embedding = binding.copy_outputs_to_cpu()
         return probs, embedding
 

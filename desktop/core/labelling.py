@@ -12,6 +12,7 @@ import re
 import sqlite3
 import time
 import unicodedata
+from collections.abc import Sequence
 
 from desktop.core.connection import in_chunks
 from desktop.core.errors import InvalidAction
@@ -85,6 +86,20 @@ def clean_name(name: object) -> str:
         )
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidAction(f"A class name can have at most {MAX_NAME_LENGTH} characters.")
+    return cleaned
+
+
+def clean_names(names: Sequence[object]) -> list[str]:
+    """Every name cleaned, or InvalidAction naming the first bad one; nothing is written."""
+    if not names:
+        raise InvalidAction("There are no class names to add.")
+    cleaned = []
+    for name in names:
+        try:
+            cleaned.append(clean_name(name))
+        except InvalidAction as exc:
+            shown = repr(name[:40] + "…" if isinstance(name, str) and len(name) > 40 else name)
+            raise InvalidAction(f"No classes were added: {shown}: {exc}") from exc
     return cleaned
 
 

@@ -10,7 +10,7 @@ instead of failing halfway through classifying a folder.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,12 @@ from google.protobuf.message import DecodeError
 from onnx import TensorProto
 from onnx.external_data_helper import uses_external_data
 
+from desktop.core.model_bounds import (
+    ModelBoundsError,
+    check_envelope,
+    check_operators,
+    check_size,
+)
 from trainer.contract import (
     EMBEDDING_OUTPUT,
     INPUT_NAME,
@@ -62,7 +68,9 @@ def check_model_file(path: str | os.PathLike[str]) -> ModelFile:
     path = Path(path)
     name = path.name
     model = _load_proto(path)
-    _check_external_data(model, path)
+    weights = _check_external_data(model, path)
+    _within_bounds(lambda: check_size(path, weights))
+    _within_bounds(lambda: check_operators(model, name))
     _run_checker(path)
     info = _read_info(model, name)
     batch_dim = _check_input(model, info, name)
@@ -88,6 +96,8 @@ def _load_proto(path: Path) -> onnx.ModelProto:
     if path.stat().st_size == 0:
         raise ModelFileError(f"{name} is empty (0 bytes): was the export interrupted?")
     try:
+        _within_bounds(lambda: check_size(path, []))
+        _within_bounds(lambda: check_envelope(path))
         return onnx.load(path, load_external_data=False)
     except PermissionError as exc:
         raise ModelFileError(f"no permission to read {name}") from exc
@@ -99,10 +109,19 @@ def _load_proto(path: Path) -> onnx.ModelProto:
         raise ModelFileError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
-def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
-    """Refuse any external-data location that could read a file outside the model's folder."""
+def _within_bounds(check: Callable[[], None]) -> None:
+    try:
+        check()
+    except ModelBoundsError as exc:
+        raise ModelFileError(str(exc)) from exc
+
+
+def _check_external_data(model: onnx.ModelProto, path: Path) -> list[Path]:
+    """Refuse any external-data location that could read a file outside the model's folder;
+    return the weight files the model reads."""
     folder = path.absolute().parent
     real_folder = folder.resolve()
+    weights = []
     for tensor in _all_tensors(model):
         if not uses_external_data(tensor):
             continue
@@ -124,6 +143,8 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise ModelFileError(
                 f"{where}, which is missing: keep the weights file next to {path.name}"
             )
+        weights.append(target)
+    return weights
 
 
 def _all_tensors(model: onnx.ModelProto) -> Iterator[TensorProto]:

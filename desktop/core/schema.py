@@ -149,10 +149,10 @@ def inspect_version(conn: sqlite3.Connection, path: Path) -> int:
     return version
 
 
-def migrate(conn: sqlite3.Connection, from_version: int) -> None:
-    """Bring the file up to SCHEMA_VERSION, one transaction per step, so a crash leaves a
-    consistent older version rather than half a new one."""
-    for version in range(from_version, SCHEMA_VERSION):
+def migrate(conn: sqlite3.Connection, from_version: int, to_version: int = SCHEMA_VERSION) -> None:
+    """Bring the file up to ``to_version`` (normally SCHEMA_VERSION), one transaction per step,
+    so a crash leaves a consistent older version rather than half a new one."""
+    for version in range(from_version, to_version):
         script = MIGRATIONS[version]
         conn.executescript(
             "BEGIN IMMEDIATE;\n"

@@ -32,6 +32,7 @@ from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import IdentityMixin
 from desktop.core.images_table import ImagesMixin
 from desktop.core.predictions_table import PredictionsMixin
+from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
 from desktop.core.records import Action, ClassRecord, ImportSummary
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
@@ -84,6 +85,8 @@ class Project(ImagesMixin, IdentityMixin, DuplicatesMixin, PredictionsMixin, Que
             conn = connect(path, uri=False)
             try:
                 version = inspect_version(conn, path)
+                if version > 0:  # before anything writes: a foreign file stays as it was
+                    check_project_file(conn, version, path)
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
                 if version < SCHEMA_VERSION:
@@ -137,6 +140,7 @@ class Project(ImagesMixin, IdentityMixin, DuplicatesMixin, PredictionsMixin, Que
                     f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
                     "can be read; open it once for writing."
                 )
+            check_project_file(conn, version, path)
             conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
             if conn is not None:
@@ -241,6 +245,16 @@ class Project(ImagesMixin, IdentityMixin, DuplicatesMixin, PredictionsMixin, Que
             changes = history.ChangeSet(conn)
             record = labelling.add_class(changes, name, colour)
             return self._act(f"Add class {record.name}", changes)
+
+    def add_classes(self, names: Sequence[str], text: str = "") -> Action:
+        """Add several classes (a model's) as ONE undoable action; every name is checked before
+        any is added, so one bad name changes nothing."""
+        cleaned = labelling.clean_names(names)
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            for name in cleaned:
+                labelling.add_class(changes, name)
+            return self._act(text or f"Add {_n(len(cleaned), 'class')}", changes)
 
     def rename_class(self, class_id: int, name: str) -> Action:
         with self._writing() as conn:

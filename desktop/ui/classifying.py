@@ -23,6 +23,7 @@ from desktop.core.errors import ProjectError
 from desktop.core.inference import InferenceError, ModelSession, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import PredictionRow
+from desktop.ui.workers import run_beside_gui
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -69,7 +70,7 @@ class Classifier(QObject):
         except (ModelFileError, InferenceError) as exc:
             window.show_error(f"{Path(path).name} was not opened: {exc}")
             return False
-        if not self._offer_missing_classes(session.model.classes):
+        if not self._offer_missing_classes(session.model.classes, Path(path).name):
             return False
         try:
             model_id = project.add_model(path, session.model.info)
@@ -99,16 +100,20 @@ class Classifier(QObject):
         self._use(session, model_id)
 
     def _load(self, path: Path) -> ModelSession:
+        """Check and load off the GUI thread: a hostile file must not freeze the window."""
         provider = str(self.window.settings.value("classify/provider", "auto"))
-        return open_session(check_model_file(path), provider)  # type: ignore[arg-type]
+        return run_beside_gui(
+            lambda: open_session(check_model_file(path), provider)  # type: ignore[arg-type]
+        )
 
     def _use(self, session: ModelSession, model_id: int) -> None:
         self.model, self.model_id = session, model_id
         self.window.status.set_provider(f"{session.model.path.name} on {session.report}")
         self.modelChanged.emit()
 
-    def _offer_missing_classes(self, names: Sequence[str]) -> bool:
-        """Predictions show only for classes the project has, so offer to add the model's."""
+    def _offer_missing_classes(self, names: Sequence[str], model_name: str) -> bool:
+        """Predictions show only for classes the project has, so offer to add the model's
+        (as one undoable action, refused whole if any name is unusable)."""
         have = {c.name.casefold() for c in self.window.session.classes()}
         missing = [n for n in names if n.casefold() not in have]
         if not missing:
@@ -120,8 +125,7 @@ class Classifier(QObject):
         if not self.window.ask("Add the model's classes", question):
             return True  # the model still opens; those predictions stay hidden
         try:
-            for name in missing:
-                self.window.session.add_class(name)
+            self.window.session.add_classes(missing, f"Add the classes of {model_name}")
         except ProjectError as exc:
             self.window.show_error(str(exc))
             return False

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core.clean_copy import make_clean_copy
 from desktop.core.errors import ProjectError, ProjectLocked
 from desktop.core.paths import PROJECT_SUFFIX, default_project_path, with_project_suffix
+from desktop.core.project_check import UntrustedProject
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -69,11 +71,26 @@ class ProjectFiles:
             if not self.window.ask("Project in use", question):
                 return False
             return self._open_read_only(path)
+        except UntrustedProject as exc:
+            return self._offer_clean_copy(exc)
         except ProjectError as exc:
             self.window.show_error(str(exc))
             return False
         self._remember(Path(path).expanduser().absolute())
         return True
+
+    def _offer_clean_copy(self, refused: UntrustedProject) -> bool:
+        """A file from someone else we do not trust: offer its data in a fresh file instead."""
+        question = f"{refused}\n\nMake a clean copy with the data beside it, and open that?"
+        if not self.window.ask("Project not opened", question):
+            return False
+        try:
+            copy = make_clean_copy(refused.path)
+        except ProjectError as exc:
+            self.window.show_error(str(exc))
+            return False
+        self.window.inform("Clean copy made", copy.summary())
+        return self.open_path(copy.path)
 
     def _open_read_only(self, path: Path) -> bool:
         try:

@@ -103,6 +103,9 @@ class Session(QObject):
     def add_class(self, name: str, colour: str | None = None) -> Action:
         return self._done(self.require().add_class(name, colour))
 
+    def add_classes(self, names: Sequence[str], text: str = "") -> Action:
+        return self._done(self.require().add_classes(names, text))
+
     def rename_class(self, class_id: int, name: str) -> Action:
         return self._done(self.require().rename_class(class_id, name), all_tiles=True)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QEventLoop, QObject, QThread, QTimer, Signal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+_BESIDE_POLL_MS = 10
 
 
 class _Runner(QThread):
@@ -136,3 +138,34 @@ class WorkerPool(QObject):
         if on_done is not None:
             on_done(ok)
         worker.deleteLater()
+
+
+def run_beside_gui(work: Callable[[], T]) -> T:
+    """Run ``work`` on a thread and return its result, while the GUI thread keeps painting.
+
+    For steps the caller needs the answer of before going on (checking and loading a model):
+    the window never freezes, and user input waits until the answer is there, so nothing
+    re-enters the caller meanwhile. ``work`` must not touch widgets.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # re-raised on the GUI thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="beside-gui", daemon=True)
+    thread.start()
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(_BESIDE_POLL_MS)
+    timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+    timer.start()
+    if thread.is_alive():
+        loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+    timer.stop()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

@@ -4,9 +4,12 @@ JSON progress, and a package whose import stays free of TensorFlow."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_trainer
 from tests.imagegen import write_dataset
@@ -72,4 +75,21 @@ def test_patience_is_passed_through_and_checked(tmp_path: Path) -> None:
     result = run_trainer("train", data, "--out", tmp_path / "run", "--patience", "0")
     assert result.returncode == 2
     assert "error: --patience must be at least 1" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_fifo_named_like_a_csv_is_refused_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until someone writes to it: the trainer must not even try."""
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    try:
+        result = run_trainer("train", fifo, "--out", tmp_path / "run", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the trainer hung opening a FIFO named data.csv")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert errors == [
+        f"error: {fifo} is not a regular file (a pipe or device?): give a folder of class "
+        "folders or a CSV manifest (path,label)"
+    ]
     assert not (tmp_path / "run").exists()

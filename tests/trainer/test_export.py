@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY_IMAGE_SIZE, run_trainer
 
 
@@ -45,6 +47,8 @@ def test_failed_parity_check_writes_nothing(tiny_run_dir: Path, tmp_path: Path) 
     code = f"""
 import keras, numpy as np, trainer
 from pathlib import Path
+
+import pytest
 from trainer.contract import ModelInfo
 from trainer.export import export_onnx
 run = Path({str(run)!r})
@@ -67,6 +71,8 @@ def test_training_pipeline_pixels_are_the_contract_pixels(tiny_dataset_dir: Path
     code = f"""
 import numpy as np
 from pathlib import Path
+
+import pytest
 from trainer.contract import decode_for_model
 from trainer.data import load_training_data, tf_dataset
 data = load_training_data(Path({str(tiny_dataset_dir)!r}), {TINY_IMAGE_SIZE})
@@ -90,6 +96,8 @@ def test_cached_and_streamed_pipelines_give_the_same_images_reshuffled(
     code = f"""
 import numpy as np
 from pathlib import Path
+
+import pytest
 import trainer.data as td
 data = td.load_training_data(Path({str(tiny_dataset_dir)!r}), {TINY_IMAGE_SIZE})
 samples = data.samples[:24]
@@ -111,3 +119,26 @@ print("same images, reshuffled")
 """
     result = run_python(code)
     assert result.stdout.strip() == "same images, reshuffled", result.stderr[-3000:]
+
+
+ALLOWED_OPERATORS_CODE = """
+import json
+from trainer.export import convert
+from trainer.models import build_classifier, export_view
+classifier = build_classifier("efficientnet_lite0", 96, 4, pretrained=False)
+proto = convert(export_view(classifier.model), 96)
+print(json.dumps(sorted({(node.domain, node.op_type) for node in proto.graph.node})))
+"""
+
+
+@pytest.mark.slow
+def test_efficientnet_export_uses_only_operators_the_app_accepts() -> None:
+    """The desktop app refuses operators outside its allow-list; the tiny model covers
+    small_cnn, this covers the other backbone (conversion only: no training needed)."""
+    from desktop.core.model_bounds import EXPORTED_OPERATORS
+
+    result = run_python(ALLOWED_OPERATORS_CODE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert found and all(domain == "" for domain, _ in found)
+    assert {op for _, op in found} <= EXPORTED_OPERATORS
