@@ -92,8 +92,14 @@ def write_old_project(db: Path, root: Path, run_dir: Path) -> dict[str, str]:
     write_split_csv(run_dir / "split.csv", [(str(p), p.parent.name, old[str(p)]) for p in files])
     (run_dir / "history.json").write_text(json.dumps({"data_root": str(run_dir)}))
     conn.execute(
-        "INSERT INTO models (path, info, metrics, created, n_labels) VALUES (?, '{}', ?, ?, ?)",
-        (str(run_dir / "model.onnx"), json.dumps({"source": "trainer"}), now, len(files)),
+        "INSERT INTO models (path, info, metrics, created, n_labels) VALUES (?, ?, ?, ?, ?)",
+        (
+            str(run_dir / "model.onnx"),
+            json.dumps({"classes": sorted({p.parent.name for p in files})}),
+            json.dumps({"source": "trainer"}),
+            now,
+            len(files),
+        ),
     )
     conn.commit()
     conn.close()
