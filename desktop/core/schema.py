@@ -75,7 +75,20 @@ CREATE TABLE history_changes (
 INSERT INTO meta (key, value) VALUES ('history_cursor', '0');
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2_REVIEW_DECISIONS = """
+CREATE TABLE review_decisions (
+    image_id INTEGER PRIMARY KEY,
+    class_id INTEGER NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('kept', 'accepted')),
+    model_id INTEGER,
+    updated  REAL NOT NULL
+);
+"""
+"""The review queue's "Keep label" / "Accept" answers: one per image, for the label it then had
+(``class_id``), so a new version does not ask again until the label changes. No foreign keys:
+deleting a class or a model must not be blocked by an old answer, which simply stops matching."""
+
+MIGRATIONS: list[str] = [_V1, _V2_REVIEW_DECISIONS]
 """MIGRATIONS[n] upgrades a file at user_version n to n + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

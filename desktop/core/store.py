@@ -32,12 +32,13 @@ from desktop.core.images_table import ImagesMixin
 from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.queries import QueriesMixin
 from desktop.core.records import Action, ClassRecord, ImportSummary
+from desktop.core.review_decisions import ReviewDecisionsMixin
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
 PathLike = str | os.PathLike[str]
 
 
-class Project(ImagesMixin, PredictionsMixin, QueriesMixin):
+class Project(ImagesMixin, PredictionsMixin, QueriesMixin, ReviewDecisionsMixin):
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
 
     Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.
