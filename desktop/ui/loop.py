@@ -331,7 +331,9 @@ class Loop(QObject):
         """After opening a project: its queue again, without a click (answers are in the file)."""
         project = self.window.session.project
         model_id = project.current_model_id() if project else None
-        if project is None or model_id is None or not project.counts().predicted:
+        if project is None or model_id is None or self.review_panel.data is not None:
+            return  # nothing to review, or a review the user asked for got there first
+        if not project.counts().predicted:
             return
         self._run_job(
             "Rebuilding the review queue…",
