@@ -93,7 +93,8 @@ def labelled_images(images: str, labels: Path | None = None) -> list[tuple[str, 
     """(absolute path, label) pairs, sorted by path; InputError when they cannot be reviewed.
 
     A folder's images take the name of the class folder they are in (images loose at the top
-    have no label); a CSV gives its own; ``labels`` replaces either with its rows.
+    have no label); a CSV gives its own. With ``labels``, the labels come from that CSV instead,
+    and images it does not list are left out.
     """
     given = Path(images)
     if not given.exists():
@@ -102,8 +103,6 @@ def labelled_images(images: str, labels: Path | None = None) -> list[tuple[str, 
     if labels is not None:
         wanted = dict(_csv_labels(labels))
         pairs = [(path, wanted[path]) for path, _ in pairs if path in wanted]
-        if not given.is_dir():
-            pairs = sorted(wanted.items())
     classes = sorted({label for _, label in pairs})
     if len(classes) < 2:
         raise InputError(

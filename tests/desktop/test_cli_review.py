@@ -84,6 +84,18 @@ def test_the_csv_is_the_windows_queue(
     assert len(top & planted) >= PLANTED - 1, (rows, planted)
 
 
+def test_labels_csv_replaces_the_folder_names(
+    noisy_labels, tiny_dataset_dir: Path, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    manifest, _, _ = noisy_labels
+    model = ["--model", str(tiny_model_path), "--workers", "0"]
+    alone, over_folders = tmp_path / "alone.csv", tmp_path / "folders.csv"
+    assert main([str(manifest), *model, "--out", str(alone)]) == 0
+    argv = [str(tiny_dataset_dir), *model, "--labels", str(manifest), "--out", str(over_folders)]
+    assert main(argv) == 0
+    assert read_csv(over_folders) == read_csv(alone)
+
+
 def test_class_folders_work_and_formula_cells_are_neutralised(
     tiny_dataset_dir: Path, tiny_model_path: Path, tmp_path: Path
 ) -> None:

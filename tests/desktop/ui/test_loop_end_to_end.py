@@ -357,7 +357,9 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
     project = window.session.project
     window.actions["Quick Retrain"].trigger()  # a new version
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
-    qtbot.waitUntil(lambda: panel.data.model_id != trained.model_id and idle(window), 60_000)
+    qtbot.waitUntil(
+        lambda: panel.data.model_id != trained.model_id and idle(window), timeout=60_000
+    )
     assert kept.image_id not in [s.image_id for s in panel.data.suspects]
     assert panel.data.settled == 1  # same embeddings, so flagged again, and not asked again
     assert window.errors == []
