@@ -12,7 +12,8 @@ grid's filter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,7 @@ class ReviewData:
     suspects: list[Suspect]
     suspects_note: str = ""
     noise_note: str = ""
+    noise_detail: str = ""
     settled: int = 0
     label_next: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
@@ -80,6 +82,7 @@ def gather_review(project: Project, model_id: int) -> ReviewData:
     return ReviewData(
         model_id, suspects, suspects_note,
         noise_note=result.noise_summary() if result else "",
+        noise_detail=_escaped_lines(c.describe() for c in result.noise) if result else "",
         settled=result.settled if result else 0,
         label_next=label_next, uncertain=uncertain, uncertain_note=uncertain_note,
         churn=churn, churn_note=churn_note, names=names,
@@ -213,6 +216,7 @@ class ReviewPanel(QWidget):
         else:
             self.heading.setText(data.suspects_note or _heading(data))
         self.noise_label.setText(data.noise_note if data else "")
+        self.noise_label.setToolTip(data.noise_detail if data else "")
         self._fill_suspects()
         self._fill_ids(self.next_list, data.label_next if data else [])
         self._fill_ids(self.uncertain_list, data.uncertain if data else [])
@@ -365,6 +369,11 @@ def _heading(data: ReviewData) -> str:
         f"suspicious first.{answered} {ACCEPT_KEY} accepts the suggestion, {KEEP_KEY} keeps "
         "the label."
     )
+
+
+def _escaped_lines(lines: Iterable[str]) -> str:
+    """Rich text for a tooltip (Qt guesses the format there), with every outside name escaped."""
+    return "<qt>" + "<br>".join(html.escape(line) for line in lines) + "</qt>"
 
 
 def _plain_label() -> QLabel:
