@@ -166,7 +166,12 @@ images) and (b) an EfficientNet-Lite0 the trainer fine-tuned on 200 other traini
 class (32 px). Means over 3 seeds of planting. The head's settings (C, PCA size) and the default
 variant were chosen on 5,000 further training images no model saw (`--images tune`), not on
 these. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
-joint, C=1 heads on raw embeddings, ranked by margin).
+joint, C=1 heads on raw embeddings, ranked by margin); it ran for seed 0 only (its 1,280-wide
+heads take minutes here). "review s" is wall time on a 2-core machine shared with other jobs
+(load 8-12 during this run), so compare the two methods within a row group, not across groups.
+Both embeddings are weak (out-of-fold accuracy about 0.81 on clean labels), which bounds the
+precision of any method: on clean labels the same heads put about 12 % of all images off the
+diagonal, and the per-class noise estimate carries that confusion (noise MAE).
 """
 
 
