@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.cli_classify import InputError, _check_output, find_images
+from desktop.cli_classify import (
+    InputError,
+    _check_output,
+    _non_negative,
+    _positive,
+    find_images,
+)
 from desktop.core.classify import ClassifyError, ClassifyOptions, classify_images
 from desktop.core.csv_io import read_label_csv
 from desktop.core.errors import CsvError
@@ -38,9 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run with the arguments that follow ``review``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        labelled = labelled_images(args.images, args.labels)
         out = _check_output(args.out)
-        model = check_model_file(args.model)
+        model = check_model_file(args.model)  # cheap checks first, before scanning a big folder
+        labelled = labelled_images(args.images, args.labels)
         session = open_session(model, args.provider)
     except (InputError, ModelFileError, InferenceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -84,8 +90,10 @@ def _parser() -> argparse.ArgumentParser:
         "--labels", type=Path, help="a path,label CSV giving (or replacing) the labels"
     )
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto")
-    parser.add_argument("--workers", type=int, default=None, help="decoding processes (0: none)")
-    parser.add_argument("--batch-size", type=int, default=None, help="images per model call")
+    parser.add_argument(
+        "--workers", type=_non_negative, default=None, help="decoding processes (0: none)"
+    )
+    parser.add_argument("--batch-size", type=_positive, default=None, help="images per model call")
     return parser
 
 
