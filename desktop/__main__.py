@@ -1,4 +1,5 @@
-"""``pigeonhole [PATH...]`` opens the window; ``pigeonhole classify ...`` runs headless.
+"""``pigeonhole [PATH...]`` opens the window; ``pigeonhole classify ...`` and
+``pigeonhole review ...`` run headless.
 
 Modes are dispatched before Qt is imported, so the headless commands start fast and work on
 machines without a display.
@@ -16,6 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.cli_classify import main as classify_main
 
         return classify_main(args[1:])
+    if args and args[0] == "review":
+        from desktop.cli_review import main as review_main
+
+        return review_main(args[1:])
     from desktop.subcommands import run_subcommand
 
     status = run_subcommand(args)

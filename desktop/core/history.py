@@ -26,6 +26,11 @@ TRACKED: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
     "classes": ("id", ("id", "name", "colour", "position"), frozenset()),
     "labels": ("image_id", ("image_id", "class_id", "source", "updated"), frozenset({"updated"})),
     "duplicate_marks": ("image_id", ("image_id", "kept_id"), frozenset()),
+    "review_decisions": (
+        "image_id",
+        ("image_id", "class_id", "decision", "model_id", "updated"),
+        frozenset({"updated"}),
+    ),
 }
 
 Row = dict[str, object]

@@ -34,6 +34,7 @@ _USER_DATA = (
     ("duplicate_marks", "image_id"),
     ("duplicate_marks", "kept_id"),
     ("locked_splits", "image_id"),
+    ("review_decisions", "image_id"),
 )
 
 
@@ -157,7 +158,8 @@ def _user_data_ids(conn: sqlite3.Connection, image_ids: list[int]) -> set[int]:
     if image_ids:
         wanted = set(image_ids)
         in_history = conn.execute(
-            "SELECT DISTINCT key FROM history_changes WHERE tbl IN ('labels', 'duplicate_marks')"
+            "SELECT DISTINCT key FROM history_changes "
+            "WHERE tbl IN ('labels', 'duplicate_marks', 'review_decisions')"
         )
         busy.update(row[0] for row in in_history if row[0] in wanted)
     return busy

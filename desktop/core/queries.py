@@ -27,6 +27,10 @@ _ROWS_SQL = (
 )
 
 
+_PER_IMAGE_TABLES = frozenset({"labels", "review_decisions"})
+"""History tables keyed by image id: undoing them repaints only those images' tiles."""
+
+
 class QueriesMixin:
     """Query methods of Project (see store.py for ``_reading``)."""
 
@@ -63,9 +67,9 @@ class QueriesMixin:
             rows = conn.execute(
                 "SELECT tbl, key FROM history_changes WHERE action_id = ?", (action_id,)
             ).fetchall()
-        if not rows or any(table != "labels" for table, _ in rows):
+        if not rows or any(table not in _PER_IMAGE_TABLES for table, _ in rows):
             return None
-        return [key for _, key in rows]
+        return list(dict.fromkeys(key for _, key in rows))
 
     def counts(self) -> Counts:
         """How many images, labelled, unreadable, missing, and per class."""

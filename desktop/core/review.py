@@ -1,126 +1,100 @@
-"""The review queue: labelled images whose label the model confidently disagrees with.
+"""The review queue: labelled images whose label looks wrong, most suspicious first.
 
-Out-of-fold probabilities come from a linear head refitted k times over the cached embeddings, so
-no image is scored by a head that saw its own (possibly wrong) label. Confident learning
-(Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Dataset Labels", JAIR
-2021) then flags the images that fall off the diagonal of the confident joint. We implement it
-here rather than depend on cleanlab, which is AGPL.
+Out-of-fold probabilities (``out_of_fold``) feed confident learning (``confident_learning``),
+which flags the images and estimates how many of each class's labels are wrong. What the user
+sees next to a suspect is NOT the out-of-fold head's number but the version's own probability for
+the suggestion, the one the preview shows for that image, so the two never disagree. The window
+(``review_project``) and ``python -m desktop review`` both end in ``review_queue``; both feed it
+images in path order, so the same images, labels and model give the same queue.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 
+from desktop.core.confident_learning import (
+    PruneMethod,
+    RankMethod,
+    find_label_issues,
+    suggestion_for,
+)
+from desktop.core.out_of_fold import DEFAULT_FOLDS, ReviewError, out_of_fold_probabilities
+from desktop.core.records import PredictionRow
 from desktop.core.version_data import current_or, labelled_embeddings
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
 
-DEFAULT_FOLDS = 5
+__all__ = ["ClassNoise", "ReviewError", "ReviewResult", "Suspect", "review_project", "review_queue"]
 
-
-class ReviewError(ValueError):
-    """The labelled set cannot be reviewed; the message says what to change."""
+DEFAULT_PRUNE: PruneMethod = "prune_by_class"
+DEFAULT_RANK: RankMethod = "self_confidence"
+"""Chosen by ``benchmarks/label_errors.py`` on images it was not tuned on (BENCHMARKS.md)."""
 
 
 @dataclass(frozen=True)
 class Suspect:
-    """One likely label error: "labelled A, looks like B (p)"."""
+    """One likely label error: "labelled A, looks like B (v3: 63.0 %)"."""
 
     image_id: int
     labelled: str
     looks_like: str
-    probability: float
-    """Out-of-fold probability of ``looks_like``."""
+    probability: float | None
+    """The version's own probability of ``looks_like`` (what the preview shows), or None when it
+    is not among the top-k the version stored for the image (then it is below ``below``)."""
     self_confidence: float
-    """Out-of-fold probability of the label the user gave."""
-
-    @property
-    def margin(self) -> float:
-        """How much more the model believes the suggestion than the label; the ranking key."""
-        return self.probability - self.self_confidence
+    """Out-of-fold probability of the given label: confident learning's ranking score."""
+    model_id: int | None = None
+    below: float | None = None
 
     def describe(self) -> str:
-        return f"labelled {self.labelled}, looks like {self.looks_like} ({self.probability:.0%})"
+        version = f"v{self.model_id}: " if self.model_id is not None else ""
+        if self.probability is not None:
+            shown = f"{self.probability:.1%}"
+        elif self.below is not None:
+            shown = f"under {self.below:.1%}"
+        else:
+            shown = "no probability stored"
+        return f"labelled {self.labelled}, looks like {self.looks_like} ({version}{shown})"
 
 
-def out_of_fold_probabilities(
-    embeddings: np.ndarray,
-    labels: np.ndarray,
-    n_classes: int,
-    folds: int = DEFAULT_FOLDS,
-    seed: int = 0,
-) -> np.ndarray:
-    """(n, n_classes) probabilities, each row from a head fitted without that image.
+@dataclass(frozen=True)
+class ClassNoise:
+    """Confident learning's estimate of how many of one class's labels are wrong."""
 
-    ``labels`` are class indices in ``range(n_classes)``. A class absent from a fold's training
-    part gets probability 0 in that fold, which is what a head that never saw it would say.
-    """
-    embeddings, labels = _check_inputs(embeddings, labels, n_classes)
-    n_splits = _fold_count(labels, folds)
-    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    probs = np.zeros((len(labels), n_classes), dtype=np.float64)
-    with warnings.catch_warnings():
-        # Rare classes smaller than the fold count are expected in a user's first labels.
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        for train_idx, held_idx in splitter.split(embeddings, labels):
-            probs[held_idx] = _fit_and_predict(
-                embeddings[train_idx], labels[train_idx], embeddings[held_idx], n_classes
-            )
-    return probs
+    name: str
+    rate: float
+    labelled: int
+
+    def describe(self) -> str:
+        return f"about {self.rate:.0%} of '{self.name}' labels look wrong"
 
 
-def per_class_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """t_j = mean p_j over the images labelled j: how sure the model is of class j on average.
+@dataclass(frozen=True)
+class ReviewResult:
+    """The queue for one version, the per-class noise estimate, and what was left out."""
 
-    A class nobody labelled gets an unreachable threshold, so it is never suggested.
-    """
-    n_classes = probs.shape[1]
-    thresholds = np.full(n_classes, np.inf)
-    for j in range(n_classes):
-        members = labels == j
-        if members.any():
-            thresholds[j] = probs[members, j].mean()
-    return thresholds
+    suspects: list[Suspect]
+    noise: list[ClassNoise]
+    model_id: int | None = None
+    settled: int = 0
+    """Flagged images left out because the user answered for the label they still have."""
+    missing: int = 0
+    """Labelled images left out because the version has no embedding of them yet."""
+    flagged: list[Suspect] = field(default_factory=list, repr=False)
+    """Every flagged image, settled ones included (for exports and tests)."""
 
-
-def confident_classes(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per image, the class it confidently belongs to, or -1 when no class reaches its threshold.
-
-    This is the row assignment of the confident joint: among the classes j with p_j >= t_j, the
-    most probable one.
-    """
-    thresholds = per_class_thresholds(probs, labels)
-    above = probs >= thresholds[np.newaxis, :]
-    masked = np.where(above, probs, -np.inf)
-    best = masked.argmax(axis=1)
-    return np.where(above.any(axis=1), best, -1)
-
-
-def find_label_issues(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Indices of images off the confident joint's diagonal, most suspicious first.
-
-    Ranked by normalized margin (p_suggested - p_given), then by lower self-confidence.
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    confident = confident_classes(probs, labels)
-    issues = np.flatnonzero((confident >= 0) & (confident != labels))
-    suggested = confident[issues]
-    given = labels[issues]
-    self_confidence = probs[issues, given]
-    margin = probs[issues, suggested] - self_confidence
-    order = np.lexsort((self_confidence, -margin))
-    return issues[order]
+    def noise_summary(self, limit: int = 3) -> str:
+        """The noisiest classes in one sentence, e.g. "About 4 % of 'cat' labels look wrong"."""
+        noisy = sorted((c for c in self.noise if c.rate > 0), key=lambda c: -c.rate)[:limit]
+        if not noisy:
+            return "No class's labels look noisy."
+        text = "; ".join(c.describe() for c in noisy)
+        return text[0].upper() + text[1:] + "."
 
 
 def review_queue(
@@ -128,86 +102,100 @@ def review_queue(
     embeddings: np.ndarray,
     labels: Sequence[str],
     classes: Sequence[str],
+    *,
+    predictions: Mapping[int, PredictionRow] | None = None,
+    model_classes: Sequence[str] = (),
+    model_id: int | None = None,
+    settled: frozenset[int] | set[int] = frozenset(),
+    prune: PruneMethod = DEFAULT_PRUNE,
+    rank: RankMethod = DEFAULT_RANK,
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
-) -> list[Suspect]:
+) -> ReviewResult:
     """Suspected label errors among labelled images, most suspicious first.
 
-    ``labels[i]`` is the user's class name for ``image_ids[i]``; ``classes`` fixes the class
-    order (every label must be in it).
+    ``labels[i]`` is the class name given to ``image_ids[i]`` and must be in ``classes``. Rows
+    are taken in the order given (callers sort by path, see ``path_order``). ``predictions`` and
+    ``model_classes`` are the version's stored top-k and its class names: they give the numbers
+    shown. Images in ``settled`` are answered already and left out of the queue.
     """
     if len(image_ids) != len(labels):
         raise ReviewError(f"{len(image_ids)} image ids but {len(labels)} labels")
-    index = {name: i for i, name in enumerate(classes)}
-    unknown = sorted({name for name in labels if name not in index})
+    unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise ReviewError(f"labels not in the class list: {', '.join(unknown)}")
+    names = sorted(set(labels))  # the same indices whatever order the caller lists classes in
+    index = {name: i for i, name in enumerate(names)}
     label_idx = np.array([index[name] for name in labels], dtype=np.int64)
-    probs = out_of_fold_probabilities(embeddings, label_idx, len(classes), folds, seed)
-    suggested = confident_classes(probs, label_idx)
-    return [
-        Suspect(
-            image_id=int(image_ids[i]),
-            labelled=classes[label_idx[i]],
-            looks_like=classes[suggested[i]],
-            probability=float(probs[i, suggested[i]]),
-            self_confidence=float(probs[i, label_idx[i]]),
+    probs = out_of_fold_probabilities(embeddings, label_idx, len(names), folds, seed)
+    issues = find_label_issues(probs, label_idx, prune, rank)
+    suggested = suggestion_for(probs, label_idx, issues)
+    shown = _ShownProbability(predictions or {}, model_classes)
+    flagged = []
+    for row in issues.order:
+        image_id, looks_like = int(image_ids[row]), names[suggested[row]]
+        probability, below = shown(image_id, looks_like)
+        given = names[label_idx[row]]
+        self_confidence = float(probs[row, label_idx[row]])
+        flagged.append(
+            Suspect(image_id, given, looks_like, probability, self_confidence, model_id, below)
         )
-        for i in find_label_issues(probs, label_idx)
+    counts = np.bincount(label_idx, minlength=len(names))
+    noise = [
+        ClassNoise(name, float(issues.noise_rates[i]), int(counts[i]))
+        for i, name in enumerate(names)
     ]
+    queue = [s for s in flagged if s.image_id not in settled]
+    return ReviewResult(queue, noise, model_id, len(flagged) - len(queue), 0, flagged)
+
+
+class _ShownProbability:
+    """The version's stored probability of a class for an image, as the preview shows it."""
+
+    def __init__(self, predictions: Mapping[int, PredictionRow], model_classes: Sequence[str]):
+        self.predictions = predictions
+        self.index = {name.casefold(): i for i, name in enumerate(model_classes)}
+
+    def __call__(self, image_id: int, name: str) -> tuple[float | None, float | None]:
+        row = self.predictions.get(image_id)
+        wanted = self.index.get(name.casefold())
+        if row is None or wanted is None or not row.topk:
+            return None, None
+        for index, probability in row.topk:
+            if index == wanted:
+                return float(probability), None
+        return None, float(min(p for _, p in row.topk))
+
+
+def path_order(paths: Sequence[str]) -> list[int]:
+    """Positions of ``paths`` in sorted order: the row order both callers give ``review_queue``."""
+    return sorted(range(len(paths)), key=lambda i: paths[i])
 
 
 def review_project(
-    project: Project, model_id: int | None = None, folds: int = DEFAULT_FOLDS
-) -> list[Suspect]:
-    """The review queue for a project, from one version's cached embeddings (default: current)."""
-    data = labelled_embeddings(project, current_or(project, model_id))
-    classes = [record.name for record in project.classes()]
-    return review_queue(data.image_ids, data.embeddings, data.labels, classes, folds)
-
-
-def _check_inputs(
-    embeddings: np.ndarray, labels: np.ndarray, n_classes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    labels = np.asarray(labels, dtype=np.int64)
-    if embeddings.ndim != 2 or len(embeddings) != len(labels):
-        raise ReviewError(
-            f"need one embedding row per labelled image: got embeddings of shape "
-            f"{embeddings.shape} for {len(labels)} labels"
-        )
-    if not np.isfinite(embeddings).all():
-        raise ReviewError("some cached embeddings are not finite numbers: reclassify the images")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ReviewError(f"label indices must lie in 0..{n_classes - 1}")
-    present = np.unique(labels)
-    if len(present) < 2:
-        raise ReviewError("label images of at least two classes before reviewing labels")
-    return embeddings, labels
-
-
-def _fold_count(labels: np.ndarray, folds: int) -> int:
-    """As many folds as asked, but no more than the best-populated class can fill."""
-    largest = int(np.bincount(labels).max())
-    n_splits = min(folds, largest)
-    if n_splits < 2:
-        raise ReviewError("label at least two images of one class before reviewing labels")
-    return n_splits
-
-
-def _fit_and_predict(
-    train_x: np.ndarray, train_y: np.ndarray, held_x: np.ndarray, n_classes: int
-) -> np.ndarray:
-    probs = np.zeros((len(held_x), n_classes), dtype=np.float64)
-    present = np.unique(train_y)
-    if len(present) == 1:
-        probs[:, present[0]] = 1.0
-        return probs
-    scaler = StandardScaler().fit(train_x)
-    head = LogisticRegression(max_iter=500)
-    with warnings.catch_warnings():
-        # A few hundred iterations rank suspects well even when lbfgs has not fully converged.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        head.fit(scaler.transform(train_x), train_y)
-    probs[:, head.classes_] = head.predict_proba(scaler.transform(held_x))
-    return probs
+    project: Project,
+    model_id: int | None = None,
+    *,
+    prune: PruneMethod = DEFAULT_PRUNE,
+    rank: RankMethod = DEFAULT_RANK,
+) -> ReviewResult:
+    """The review queue of one version (default: current) from its cached embeddings."""
+    model_id = current_or(project, model_id)
+    data = labelled_embeddings(project, model_id)
+    paths = {row.id: row.path for row in project.image_rows(model_id, ids=data.image_ids)}
+    order = path_order([paths[i] for i in data.image_ids])
+    result = review_queue(
+        [data.image_ids[i] for i in order],
+        data.embeddings[order],
+        [data.labels[i] for i in order],
+        [record.name for record in project.classes()],
+        predictions=project.predictions(model_id),
+        model_classes=project.model(model_id).classes,
+        model_id=model_id,
+        settled=project.settled_image_ids(),
+        prune=prune,
+        rank=rank,
+    )
+    return ReviewResult(
+        result.suspects, result.noise, model_id, result.settled, data.missing, result.flagged
+    )

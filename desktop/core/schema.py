@@ -107,12 +107,26 @@ CREATE TABLE duplicate_marks (
 """
 """Copies the user marked "duplicate" of the one they kept (undoable; files never touched)."""
 
+_V6_REVIEW_DECISIONS = """
+CREATE TABLE review_decisions (
+    image_id INTEGER PRIMARY KEY,
+    class_id INTEGER NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('kept', 'accepted')),
+    model_id INTEGER,
+    updated  REAL NOT NULL
+);
+"""
+"""The review queue's "Keep label" / "Accept" answers: one per image, for the label it then had
+(``class_id``), so a new version does not ask again until the label changes. No foreign keys:
+deleting a class or a model must not be blocked by an old answer, which simply stops matching."""
+
 MIGRATIONS: list[str] = [
     _V1,
     _V2_PATH_BYTES,
     _V3_CONTENT_KEYS,
     _V4_LOCKED_SPLITS,
     _V5_DUPLICATE_MARKS,
+    _V6_REVIEW_DECISIONS,
 ]
 """MIGRATIONS[n] upgrades a file at user_version n to n + 1; append, never edit."""
 

@@ -35,12 +35,20 @@ from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
 from desktop.core.records import Action, ClassRecord, ImportSummary
+from desktop.core.review_decisions import ReviewDecisionsMixin
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
 PathLike = str | os.PathLike[str]
 
 
-class Project(ImagesMixin, IdentityMixin, DuplicatesMixin, PredictionsMixin, QueriesMixin):
+class Project(
+    ImagesMixin,
+    IdentityMixin,
+    DuplicatesMixin,
+    PredictionsMixin,
+    QueriesMixin,
+    ReviewDecisionsMixin,
+):
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
 
     Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.

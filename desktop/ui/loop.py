@@ -325,6 +325,21 @@ class Loop(QObject):
         self.refresh_models()
         self.evaluation_view.clear()
         self.review_panel.set_data(None)
+        when_idle(self.window, self._rebuild_review)
+
+    def _rebuild_review(self) -> None:
+        """After opening a project: its queue again, without a click (answers are in the file)."""
+        project = self.window.session.project
+        model_id = project.current_model_id() if project else None
+        if project is None or model_id is None or self.review_panel.data is not None:
+            return  # nothing to review, or a review the user asked for got there first
+        if not project.counts().predicted:
+            return
+        self._run_job(
+            "Rebuilding the review queue…",
+            lambda: iter([gather_review(project, model_id)]),
+            self.review_panel.set_data,
+        )
 
     def _sync_review_with_history(self) -> None:
         project = self.window.session.project

@@ -1,11 +1,13 @@
 """Model → Review: the mistakes first, what to label next, and what the last version changed.
 
 Suspects are labelled images that confident learning says belong elsewhere ("labelled A, looks
-like B (p)"). ``A`` accepts the suggestion, ``K`` keeps the label (recorded as the user's own
-label, so the decision is in the history too); both advance to the next suspect and both are
-undone with Ctrl+Z like any label, after which the suspect is open again. "Label next" and
-"Uncertain" list unlabelled images; the churn buttons show what the newest version fixed, broke
-and changed. Every list can become the grid's filter.
+like B (v3: 63.0 %)", the version's own probability, as its preview shows). ``A`` accepts the
+suggestion, ``K`` keeps the label; either is remembered in the project for that image and label,
+so later versions do not ask again until the label changes, and either is undone with Ctrl+Z
+like any label, after which the suspect is open again. Above the list, the estimated share of
+wrong labels in the noisiest classes. "Label next" and "Uncertain" list unlabelled images; the
+churn buttons show what the newest version fixed, broke and changed. Every list can become the
+grid's filter.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from PySide6.QtWidgets import (
 from desktop.core.active import CalibrationError, calibrate_version, label_next_in_project
 from desktop.core.churn import Churn, churn_between
 from desktop.core.errors import ProjectError
-from desktop.core.review import ReviewError, Suspect, review_project
+from desktop.core.review import ReviewError, ReviewResult, Suspect, review_project
 from desktop.core.version_data import VersionDataError, label_names
-from desktop.ui.plain_text import plain
+from desktop.ui.plain_text import plain, tooltip
 from trainer.file_names import shown
 
 if TYPE_CHECKING:
@@ -54,6 +56,9 @@ class ReviewData:
     model_id: int
     suspects: list[Suspect]
     suspects_note: str = ""
+    noise_note: str = ""
+    noise_detail: str = ""
+    settled: int = 0
     label_next: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
     uncertain_note: str = ""
@@ -65,16 +70,24 @@ class ReviewData:
 def gather_review(project: Project, model_id: int) -> ReviewData:
     """Suspects, label-next, uncertain and churn for ``model_id``; what cannot be had says why."""
     try:
-        suspects, suspects_note = review_project(project, model_id), ""
+        result: ReviewResult | None = review_project(project, model_id)
+        suspects_note = ""
     except (ReviewError, VersionDataError) as exc:
-        suspects, suspects_note = [], f"No review queue: {exc}."
+        result, suspects_note = None, f"No review queue: {exc}."
+    suspects = result.suspects if result else []
     label_next = label_next_in_project(project, model_id, LABEL_NEXT_LIMIT)
     uncertain, uncertain_note = _uncertain(project, model_id)
     churn, churn_note = _churn(project, model_id)
     wanted = {s.image_id for s in suspects} | set(label_next) | set(uncertain)
     names = {row.id: shown(Path(row.path).name) for row in project.image_rows() if row.id in wanted}
-    return ReviewData(model_id, suspects, suspects_note, label_next, uncertain, uncertain_note,
-                      churn, churn_note, names)  # fmt: skip
+    return ReviewData(
+        model_id, suspects, suspects_note,
+        noise_note=result.noise_summary() if result else "",
+        noise_detail=tooltip("\n".join(c.describe() for c in result.noise)) if result else "",
+        settled=result.settled if result else 0,
+        label_next=label_next, uncertain=uncertain, uncertain_note=uncertain_note,
+        churn=churn, churn_note=churn_note, names=names,
+    )  # fmt: skip
 
 
 def _uncertain(project: Project, model_id: int) -> tuple[list[int], str]:
@@ -145,9 +158,9 @@ class ReviewPanel(QWidget):
         self.set_data(None)
 
     def _build(self) -> None:
-        self.heading = QLabel()
-        self.heading.setWordWrap(True)
-        self.churn_label = QLabel()
+        self.heading = _plain_label()
+        self.noise_label = _plain_label()
+        self.churn_label = _plain_label()
         self.fixed_button = QPushButton()
         self.broken_button = QPushButton()
         self.changed_button = QPushButton()
@@ -160,9 +173,7 @@ class ReviewPanel(QWidget):
         self.show_suspects = QPushButton("Show in grid")
         self.next_list, self.show_next = QListWidget(), QPushButton("Show in grid")
         self.uncertain_list, self.show_uncertain = QListWidget(), QPushButton("Show in grid")
-        self.uncertain_note = QLabel()
-        plain(self.heading, self.churn_label, self.uncertain_note)
-        self.uncertain_note.setWordWrap(True)
+        self.uncertain_note = _plain_label()
         decide = QHBoxLayout()
         for button in (self.accept_button, self.keep_button, self.show_suspects):
             decide.addWidget(button)
@@ -174,6 +185,7 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.heading)
+        layout.addWidget(self.noise_label)
         layout.addWidget(self.churn_label)
         layout.addLayout(churn_row)
         layout.addWidget(self.tabs, 1)
@@ -203,12 +215,9 @@ class ReviewPanel(QWidget):
         if data is None:
             self.heading.setText(message)
         else:
-            note = data.suspects_note or (
-                f"v{data.model_id}: {len(data.suspects)} labelled image(s) look mislabelled, most "
-                f"suspicious first. {ACCEPT_KEY} accepts the suggestion, {KEEP_KEY} keeps the "
-                "label."
-            )
-            self.heading.setText(note)
+            self.heading.setText(data.suspects_note or _heading(data))
+        self.noise_label.setText(data.noise_note if data else "")
+        self.noise_label.setToolTip(data.noise_detail if data else "")
         self._fill_suspects()
         self._fill_ids(self.next_list, data.label_next if data else [])
         self._fill_ids(self.uncertain_list, data.uncertain if data else [])
@@ -290,7 +299,7 @@ class ReviewPanel(QWidget):
             self.failed.emit(f"The class {name} no longer exists; review again.")
             return
         try:
-            action = self.session.label([suspect.image_id], record.id)
+            action = self.session.decide_review(suspect.image_id, record.id, kind, suspect.model_id)
         except ProjectError as exc:
             self.failed.emit(str(exc))
             return
@@ -350,6 +359,25 @@ class ReviewPanel(QWidget):
     def _on_current(self, item: QListWidgetItem | None, _previous: object = None) -> None:
         if item is not None:
             self.imageChosen.emit(int(item.data(ID_ROLE)))
+
+
+def _heading(data: ReviewData) -> str:
+    answered = (
+        f" {data.settled} answered before (same label) are not asked again." if data.settled else ""
+    )
+    return (
+        f"v{data.model_id}: {len(data.suspects)} labelled image(s) look mislabelled, most "
+        f"suspicious first.{answered} {ACCEPT_KEY} accepts the suggestion, {KEEP_KEY} keeps "
+        "the label."
+    )
+
+
+def _plain_label() -> QLabel:
+    """A wrapping label that never reads class or file names as markup."""
+    label = QLabel()
+    label.setWordWrap(True)
+    plain(label)
+    return label
 
 
 def _page(*parts: QWidget | QHBoxLayout) -> QWidget:

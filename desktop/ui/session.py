@@ -99,6 +99,13 @@ class Session(QObject):
         action = self.require().accept_predictions(image_ids)
         return self._done(action, labels=image_ids)
 
+    def decide_review(
+        self, image_id: int, class_id: int, decision: str, model_id: int | None = None
+    ) -> Action:
+        """The review queue's Keep / Accept: the label and the remembered answer, one action."""
+        action = self.require().decide_review(image_id, class_id, decision, model_id)
+        return self._done(action, labels=[image_id])
+
     # --- classes (undoable) -------------------------------------------------------------------
     def add_class(self, name: str, colour: str | None = None) -> Action:
         return self._done(self.require().add_class(name, colour))

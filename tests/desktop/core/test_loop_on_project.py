@@ -73,7 +73,7 @@ def loop(tmp_path: Path, tiny_dataset_dir: Path, tiny_model_path: Path):
 
 def test_review_queue_puts_planted_errors_first(loop) -> None:
     project, model_id, planted = loop
-    suspects = review_project(project, model_id)
+    suspects = review_project(project, model_id).suspects
     top = {s.image_id for s in suspects[: len(planted) + 2]}
     assert len(top & planted) >= len(planted) - 1
     labels = label_names(project)

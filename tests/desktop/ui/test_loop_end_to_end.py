@@ -314,3 +314,54 @@ def test_switching_versions_from_the_models_panel(trained: Trained, opened, qtbo
     assert project.current_model_id() == trained.model_id
     assert window.classifier.model_id == trained.model_id
     assert panel.versions.index(panel.versions.row_of(trained.model_id), 0).data().startswith("●")
+
+
+def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by_itself(
+    trained: Trained, tmp_path: Path, qtbot
+) -> None:
+    copy = tmp_path / "copy.pigeonhole"
+    shutil.copy(trained.project, copy)
+    window = build_window(tmp_path / "before")
+    qtbot.addWidget(window)
+    assert window.project_files.open_path(copy)
+    loop = loop_of(window)
+    loop.review()
+    qtbot.waitUntil(lambda: loop.review_panel.data is not None and idle(window), timeout=60_000)
+    kept = loop.review_panel.data.suspects[0]
+    loop.review_panel.suspects.setCurrentRow(0)
+    loop.review_panel.suspects.setFocus()
+    qtbot.keyClick(loop.review_panel.suspects, Qt.Key.Key_K)
+    loop.shutdown()
+    window.shutdown()
+
+    window = build_window(tmp_path / "after")  # a restart: a new window on the same file
+    qtbot.addWidget(window)
+    assert window.project_files.open_path(copy)
+    loop = loop_of(window)
+    panel = loop.review_panel
+    qtbot.waitUntil(lambda: panel.data is not None and idle(window), timeout=60_000)  # no click
+    assert kept.image_id not in [s.image_id for s in panel.data.suspects]
+    assert panel.data.settled == 1 and "1 answered before" in panel.heading.text()
+    assert panel.noise_label.text().endswith("labels look wrong.")
+
+    # The number next to a suspect is the one the preview shows for that image and version.
+    first = panel.data.suspects[0]
+    assert window.current_image_id() == first.image_id
+    bars = dict(window.preview.bars.rows())
+    if first.probability is None:
+        assert first.looks_like not in bars
+    else:
+        assert bars[first.looks_like] == pytest.approx(first.probability)
+        assert f"(v{first.model_id}: {first.probability:.1%})" in panel.suspects.item(0).text()
+
+    project = window.session.project
+    window.actions["Quick Retrain"].trigger()  # a new version
+    qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: panel.data.model_id != trained.model_id and idle(window), timeout=60_000
+    )
+    assert kept.image_id not in [s.image_id for s in panel.data.suspects]
+    assert panel.data.settled == 1  # same embeddings, so flagged again, and not asked again
+    assert window.errors == []
+    loop.shutdown()
+    window.shutdown()
