@@ -42,7 +42,8 @@ class TrainSettings:
     """The options the app passes to ``trainer train`` (the trainer checks them again)."""
 
     backbone: str = "auto"
-    epochs: int = 10
+    epochs: int = 0
+    """0: the trainer's default (10 for a pretrained head, 100 for small_cnn from scratch)."""
     fine_tune_epochs: int = 30
     image_size: int | None = None
     batch_size: int | None = None
@@ -52,8 +53,9 @@ class TrainSettings:
     """Minutes of training the candidates share; 0: no limit."""
 
     def arguments(self) -> list[str]:
-        args = ["--backbone", self.backbone, "--epochs", str(self.epochs)]
-        args += ["--fine-tune-epochs", str(self.fine_tune_epochs)]
+        args = ["--backbone", self.backbone, "--fine-tune-epochs", str(self.fine_tune_epochs)]
+        if self.epochs:
+            args += ["--epochs", str(self.epochs)]
         args += ["--flips", self.flips, "--time-budget", f"{self.time_budget:g}"]
         for flag, value in (
             ("--image-size", self.image_size),

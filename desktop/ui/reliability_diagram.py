@@ -62,8 +62,15 @@ class ReliabilityDiagram(QWidget):
         painter.drawLine(plot.bottomLeft(), plot.topRight())
         painter.setPen(self.palette().text().color())
         painter.drawText(QPointF(plot.left(), plot.bottom() + 14), "0")
-        painter.drawText(QPointF(plot.right() - 20, plot.bottom() + 14), "100 %")
-        painter.drawText(QPointF(plot.center().x() - 30, plot.bottom() + 14), "confidence")
+        metrics = painter.fontMetrics()
+        painter.drawText(
+            QPointF(plot.right() - metrics.horizontalAdvance("100 %"), plot.bottom() + 14), "100 %"
+        )
+        label = "confidence"
+        painter.drawText(
+            QPointF(plot.center().x() - metrics.horizontalAdvance(label) / 2, plot.bottom() + 14),
+            label,
+        )
         painter.end()
 
     def _draw_bin(self, painter: QPainter, plot: QRectF, bin_: ReliabilityBin) -> None:
