@@ -24,6 +24,8 @@ import json
 import os
 import stat
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -78,7 +80,7 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
     they show exactly the orientation and colours the model sees.
     """
     path = Path(path)
-    try:
+    with _unreadable_as_reason(path, "image data"):
         _require_regular_file(path)
         # Pillow warns above MAX_IMAGE_PIXELS; _refuse_bombs refuses at that same limit. (A
         # warnings filter would not do: filters are process-wide and decoding runs in threads.)
@@ -89,6 +91,33 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
             img.load()
             oriented = ImageOps.exif_transpose(img)
             return _to_rgb(oriented)
+
+
+def check_image_header(path: str | os.PathLike[str], handle: BinaryIO | None = None) -> str:
+    """The format name when the decoder recognises the file by its header; else UnreadableImage.
+
+    Reads only the header (no pixels), so it is cheap enough to run on every file before it is
+    added from someone's CSV or copied by an export. With ``handle`` (an open file, rewound after)
+    the bytes checked are the bytes the caller goes on to read; ``path`` is then only for messages.
+    """
+    path = Path(path)
+    try:
+        with _unreadable_as_reason(path, "image header"):
+            if handle is None:
+                _require_regular_file(path)
+            with Image.open(handle if handle is not None else path) as img:
+                _refuse_bombs(img)
+                return str(img.format)
+    finally:
+        if handle is not None:
+            handle.seek(0)
+
+
+@contextmanager
+def _unreadable_as_reason(path: Path, what: str) -> Iterator[None]:
+    """Whatever opening ``path`` raised, as an UnreadableImage whose message a user can act on."""
+    try:
+        yield
     except UnreadableImage:
         raise
     except FileNotFoundError as exc:
@@ -104,44 +133,11 @@ def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Ima
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnreadableImage("symbolic link loop") from exc
-        raise UnreadableImage(f"corrupt or truncated image data ({exc})") from exc
+        raise UnreadableImage(f"corrupt or truncated {what} ({exc})") from exc
     except (ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
-        raise UnreadableImage(f"corrupt image data ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableImage(f"corrupt {what} ({type(exc).__name__}: {exc})") from exc
     except MemoryError as exc:
         raise UnreadableImage("not enough memory to decode this image") from exc
-
-
-def check_image_header(path: str | os.PathLike[str], handle: BinaryIO | None = None) -> str:
-    """The format name when the decoder recognises the file by its header; else UnreadableImage.
-
-    Reads only the header (no pixels), so it is cheap enough to run on every file before it is
-    added from someone's CSV or copied by an export. With ``handle`` (an open file, rewound after)
-    the bytes checked are the bytes the caller goes on to read; ``path`` is then only for messages.
-    """
-    path = Path(path)
-    try:
-        if handle is None:
-            _require_regular_file(path)
-        with Image.open(handle if handle is not None else path) as img:
-            _refuse_bombs(img)
-            return str(img.format)
-    except UnreadableImage:
-        raise
-    except FileNotFoundError as exc:
-        raise UnreadableImage("file not found (moved or deleted?)") from exc
-    except PermissionError as exc:
-        raise UnreadableImage("no permission to read the file") from exc
-    except IsADirectoryError as exc:
-        raise UnreadableImage("is a folder, not an image file") from exc
-    except UnidentifiedImageError as exc:
-        raise UnreadableImage(_unidentified_reason(path)) from exc
-    except Image.DecompressionBombError as exc:
-        raise UnreadableImage(f"image too large to decode safely ({exc})") from exc
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
-        raise UnreadableImage(f"corrupt image header ({type(exc).__name__}: {exc})") from exc
-    finally:
-        if handle is not None:
-            handle.seek(0)
 
 
 def decode_for_model(path: str | os.PathLike[str], size: int) -> np.ndarray:
