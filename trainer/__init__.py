@@ -40,9 +40,10 @@ def train(
     dataset = load_training_data(Path(data), settings.image_size)
     scan_seconds = time.perf_counter() - started
 
+    from trainer.distribute import run_distributed
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.
 
-    return train_and_export(dataset, out, settings, progress, scan_seconds)
+    return run_distributed(train_and_export, dataset, out, settings, progress, scan_seconds)
 
 
 def _check_out_dir(out: Path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainer.distribute import DISTRIBUTE_CHOICES
 from trainer.errors import TrainerError
 from trainer.options import BACKBONES
 from trainer.progress import BarProgress, JsonLinesProgress, Progress
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument(
         "--patience", type=int, help="epochs without a better val_loss before a phase stops"
+    )
+    train.add_argument(
+        "--distribute",
+        choices=DISTRIBUTE_CHOICES,
+        help="none (default), mirrored (this machine's GPUs) or multi-worker (from TF_CONFIG); "
+        "--batch-size is then per replica",
     )
     _add_progress(train)
 
@@ -101,7 +108,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> None:
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("backbone", "image_size", "epochs", "fine_tune_epochs", "batch_size", "seed")
-    names += ("patience",)
+    names += ("patience", "distribute")
     return {name: getattr(args, name) for name in names}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from trainer.distribute import DISTRIBUTE_CHOICES
 from trainer.errors import TrainerError
 
 BACKBONES = ("efficientnet_lite0", "small_cnn")
@@ -26,6 +27,8 @@ class TrainOptions:
     fine_tune_learning_rate: float = 1e-4
     fine_tune_blocks: int = 2
     patience: int = 3
+    distribute: str = "none"
+    """none, mirrored or multi-worker: see trainer/distribute.py."""
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> TrainOptions:
@@ -50,6 +53,11 @@ class TrainOptions:
         for name in ("epochs", "batch_size", "fine_tune_blocks", "patience"):
             if getattr(self, name) < 1:
                 raise TrainerError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.distribute not in DISTRIBUTE_CHOICES:
+            raise TrainerError(
+                f"unknown --distribute '{self.distribute}'; "
+                f"choose one of {', '.join(DISTRIBUTE_CHOICES)}"
+            )
         if self.fine_tune_epochs < 0:
             raise TrainerError("--fine-tune-epochs must be 0 (no fine-tuning) or more")
         if self.learning_rate <= 0 or self.fine_tune_learning_rate <= 0:

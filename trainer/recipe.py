@@ -20,6 +20,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 import trainer
 from trainer.data import TrainingData, tf_dataset
+from trainer.distribute import even_batch
 from trainer.errors import TrainerError
 from trainer.evaluate import write_json
 from trainer.export import HISTORY_FILE, KERAS_FILE, SPLIT_FILE, export_run
@@ -53,9 +54,12 @@ def train_and_export(
 
     size, batch = options.image_size, options.batch_size
     augment = augmentation(options.seed)
-    train_ds = tf_dataset(data.part("train"), data.classes, size, batch, shuffle_seed=options.seed)
+    train_batch, val_batch = (even_batch(batch, len(data.part(p))) for p in ("train", "val"))
+    train_ds = tf_dataset(
+        data.part("train"), data.classes, size, train_batch, shuffle_seed=options.seed
+    )
     train_ds = train_ds.map(lambda x, y: (augment(x, training=True), y))
-    val_ds = tf_dataset(data.part("val"), data.classes, size, batch)
+    val_ds = tf_dataset(data.part("val"), data.classes, size, val_batch)
 
     classifier = build_classifier(options.backbone, size, len(data.classes))
     weights = class_weights(data, len(data.classes))
