@@ -49,7 +49,7 @@ def connect(address: str | None) -> tuple[ModuleType, bool]:
     """
     address = check_address(address)
     ray = import_ray()
-    if address not in (None, "auto") and not ray.is_initialized():
+    if address not in (None, "auto"):
         _check_answers(address)
     if ray.is_initialized():
         quiet_ray_data(ray)
