@@ -62,7 +62,8 @@ def _classify(
     model: ModelFile,
 ) -> int:
     from desktop.cluster.pipeline import WorkerSpec
-    from desktop.cluster.shards import file_sha256, is_done, plan_shards, write_csv
+    from desktop.cluster.shards import is_done, plan_shards, write_csv
+    from desktop.core.cluster_results import file_sha256
 
     paths = [str(p) for p in files] + [item.what for item in unusable]
     reasons = [""] * len(files) + [item.reason for item in unusable]

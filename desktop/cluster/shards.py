@@ -20,12 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from desktop.core.cluster_results import (
+    CLASSES_KEY,
+    MODEL_KEY,
+    PATHS_KEY,
+    RESULT_COLUMNS,
+)
 from trainer.files import replacing
 
-CSV_COLUMNS = ("path", "prediction", "confidence", "top_k", "error")
-PATHS_KEY = b"pigeonhole.paths_sha1"
-MODEL_KEY = b"pigeonhole.model_sha256"
-CLASSES_KEY = b"pigeonhole.classes"
+CSV_COLUMNS = RESULT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,6 @@ def plan_shards(paths: Sequence[str], shard_size: int) -> list[Shard]:
         digest = hashlib.sha1("\n".join(paths[start:stop]).encode("utf-8", "surrogateescape"))
         shards.append(Shard(number, start, stop, digest.hexdigest()))
     return shards
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_done(folder: Path, shard: Shard, model_sha256: str) -> bool:

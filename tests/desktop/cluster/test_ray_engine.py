@@ -132,7 +132,8 @@ def test_shards_of_another_model_or_other_files_are_not_done(
     parquet_out: Path, messy_folder, tiny_model_path: Path, tmp_path: Path
 ) -> None:
     from desktop.cli_classify import find_images
-    from desktop.cluster.shards import file_sha256, is_done, plan_shards
+    from desktop.cluster.shards import is_done, plan_shards
+    from desktop.core.cluster_results import file_sha256
 
     files, unusable = find_images([str(p) for p in messy_folder])
     paths = [str(p) for p in files] + [item.what for item in unusable]
