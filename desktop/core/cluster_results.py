@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop.core.cancel import Cancel, is_cancelled
 from desktop.core.csv_io import parse_topk
 from desktop.core.errors import ProjectError
 from desktop.core.records import PredictionRow, Skipped
@@ -61,10 +62,16 @@ class _Row:
 
 
 def import_results(
-    project, source: str | os.PathLike[str], model_id: int | None = None
+    project,
+    source: str | os.PathLike[str],
+    model_id: int | None = None,
+    cancel: Cancel = None,
 ) -> ResultsSummary:
     """Store the predictions in ``source`` (CSV, Parquet file or folder of shards) for images
-    the project has, as predictions of ``model_id`` (default: the current model)."""
+    the project has, as predictions of ``model_id`` (default: the current model).
+
+    Cancelling stops between chunks of rows; the chunks already stored stay.
+    """
     model_id = model_id if model_id is not None else project.current_model_id()
     if model_id is None:
         raise ResultsError(
@@ -76,6 +83,8 @@ def import_results(
     index = {name: i for i, name in enumerate(classes)}
     summary = ResultsSummary()
     for chunk in _chunks(_read(Path(source), record)):
+        if is_cancelled(cancel):
+            break
         summary.n_rows += len(chunk)
         found = project.image_ids_by_path([row.path for row in chunk if not row.error])
         predictions = []
@@ -122,6 +131,13 @@ def _chunks(rows: Iterator[_Row]) -> Iterator[list[_Row]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def results_source(chosen: Path) -> Path:
+    """What to import for a chosen file: a shard stands for the whole folder of its run."""
+    if chosen.suffix.lower() == ".parquet" and chosen.name.startswith("part-"):
+        return chosen.parent
+    return chosen
 
 
 def _read(source: Path, record) -> Iterator[_Row]:

@@ -57,6 +57,7 @@ def build(window: MainWindow) -> Actions:
     add(file_menu, "Add Folder…", ingest.choose_folder, "Ctrl+Shift+A")
     add(file_menu, "Paste Files or Folders", ingest.paste, Key.Paste)
     add(file_menu, "Import Labels from CSV…", ingest.choose_csv)
+    add(file_menu, "Import Cluster Results…", window.cluster_import.choose)
     file_menu.addSeparator()
     add(file_menu, "Open Model…", classifier.choose_model, "Ctrl+M")
     file_menu.addSeparator()
