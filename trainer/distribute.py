@@ -58,14 +58,21 @@ def _strategy(kind: str) -> Any:  # a tf.distribute.Strategy; TensorFlow is impo
 
     if kind == "mirrored":
         return tf.distribute.MirroredStrategy(devices=mirrored_devices(tf))
+    check_environment(kind)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def check_environment(kind: str) -> None:
+    """Refuse ``multi-worker`` without a usable TF_CONFIG before any data is read."""
+    if kind != "multi-worker":
+        return
     config = _tf_config(os.environ.get("TF_CONFIG"))
-    if not config.get("cluster"):
+    if not config.get("cluster") or not isinstance(config.get("task"), dict):
         raise TrainerError(
             "--distribute multi-worker needs TF_CONFIG with a cluster and this worker's task "
             '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
             '"task": {"type": "worker", "index": 0}})'
         )
-    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def mirrored_devices(tf: ModuleType) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from trainer.distribute import DISTRIBUTE_CHOICES
+from trainer.distribute import DISTRIBUTE_CHOICES, check_environment
 from trainer.errors import TrainerError
 
 BACKBONES = ("efficientnet_lite0", "small_cnn")
@@ -58,6 +58,7 @@ class TrainOptions:
                 f"unknown --distribute '{self.distribute}'; "
                 f"choose one of {', '.join(DISTRIBUTE_CHOICES)}"
             )
+        check_environment(self.distribute)
         if self.fine_tune_epochs < 0:
             raise TrainerError("--fine-tune-epochs must be 0 (no fine-tuning) or more")
         if self.learning_rate <= 0 or self.fine_tune_learning_rate <= 0:
