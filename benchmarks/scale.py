@@ -3,8 +3,8 @@ MirroredStrategy against plain training, each in one run on this machine.
 
   1. local      ``python -m desktop classify`` (the process pool) on N generated 1 MP JPEGs;
   2. Ray        the same CLI, ``--engine ray``, on a local Ray cluster (``ray.init(num_cpus=2)``):
-                ``ray.init`` and Ray Data's fixed start-up (planning, actors, ONNX sessions: the
-                wall time of a 16-image run) are shown apart from the images/s;
+                ``ray.init`` and Ray Data's start-up (planning, actors, ONNX sessions) are
+                shown apart from the images/s (a quarter-size run and a full run: the difference);
   3. training   the tiny dataset trained with ``--distribute none`` and with ``mirrored`` over two
                 logical CPU devices (same global batch), both evaluated on every image;
   4. estimate   10 million images on N GPU nodes, on paper, from the measured per-core decode cost.
@@ -26,6 +26,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.classify_folder import (
@@ -54,43 +55,66 @@ TWO_CPU_DEVICES = """
 
 def timed_classify(argv: list[str]) -> float:
     """Seconds for one in-process ``python -m desktop classify`` run (its chatter kept quiet)."""
-    start = time.perf_counter()
+    started = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()) as said:
         status = classify(argv)
     if status != 0:
         raise SystemExit(f"classify {' '.join(argv)} failed:\n{said.getvalue()[-2000:]}")
-    return time.perf_counter() - start
+    return time.perf_counter() - started
+
+
+@dataclass
+class Rate:
+    """An engine's speed once going, and its fixed cost per run, from a small and a full run.
+
+    Two runs (a quarter of the images, then all) give rate = extra images / extra seconds and
+    start-up = full seconds - images / rate, whatever the engine's granularity of results.
+    """
+
+    small: float
+    full: float
+    images: int
+
+    @property
+    def per_second(self) -> float:
+        return (self.images - self.images // 4) / max(self.full - self.small, 1e-9)
+
+    @property
+    def startup(self) -> float:
+        return max(0.0, self.full - self.images / self.per_second)
+
+
+def engine_rate(paths: list[Path], folder: Path, argv: list[str], out: Path) -> Rate:
+    quarter = [str(p) for p in paths[: len(paths) // 4]]
+    small = timed_classify([*quarter, *argv, "--out", str(out.with_suffix(".small.csv"))])
+    full = timed_classify([str(folder), *argv, "--out", str(out)])
+    return Rate(small, full, len(paths))
 
 
 def engines(folder: Path, paths: list[Path], model: Path, work: Path) -> dict[str, object]:
     import ray
 
     local_csv, ray_csv = work / "local.csv", work / "ray.csv"
-    local_s = timed_classify([str(folder), "--model", str(model), "--out", str(local_csv)])
+    count = len(paths)
+    local = engine_rate(paths, folder, ["--model", str(model)], local_csv)
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     init_s = time.perf_counter() - started
     try:
-        probe = [str(p) for p in paths[:16]]
-        startup_s = timed_classify(
-            [*probe, "--model", str(model), "--out", str(work / "probe.csv"), "--engine", "ray"]
-        )
-        ray_s = timed_classify(
-            [str(folder), "--model", str(model), "--out", str(ray_csv), "--engine", "ray"]
-        )
+        argv = ["--model", str(model), "--engine", "ray", "--shard-size", str(max(1, count // 20))]
+        on_ray = engine_rate(paths, folder, argv, ray_csv)
     finally:
         ray.shutdown()
-    count = len(paths)
-    local_rate = count / local_s
-    ray_rate = count / max(ray_s - startup_s, 1e-9)
     return {
         "images": count,
-        "local img/s": local_rate,
-        "ray img/s (start-up apart)": ray_rate,
-        "ray img/s (end to end)": count / ray_s,
-        "ray / local": ray_rate / local_rate,
+        "local img/s": local.per_second,
+        "ray img/s": on_ray.per_second,
+        "ray / local": on_ray.per_second / local.per_second,
+        "local end to end img/s": count / local.full,
+        "ray end to end img/s": count / on_ray.full,
         "ray.init s": init_s,
-        "Ray Data start-up s": startup_s,
+        "local start-up s": local.startup,
+        "Ray Data start-up s": on_ray.startup,
         "identical CSV": local_csv.read_bytes() == ray_csv.read_bytes(),
     }
 
@@ -169,8 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 Model: {model.name} ({check_model_file(model).info.backbone}, {check_model_file(model).input_size}
 px). Local: the default process pool (one decoder per core). Ray: one classifier actor per CPU
 (`--num-cpus-per-worker 1`), decode fused into the actor, results streamed to the driver and
-written as Parquet shards, then assembled into the same CSV. "Start-up apart" subtracts the wall
-time of a 16-image Ray run (planning, actor start, ONNX session), paid once per run.
+written as Parquet shards (20 of them), then assembled into the same CSV. Each engine runs twice,
+on a quarter of the images and on all of them: images/s = the extra images / the extra seconds
+(the engine once it is going), and start-up = the full run's seconds less what that rate explains
+(for Ray: planning, starting the actors, opening their ONNX sessions; paid once per run).
+`ray.init` (starting the cluster) is apart again.
 
 Training (`--distribute mirrored` over two logical CPU devices, batch 8 per replica, against
 `--distribute none` at batch 16: the same global batch), small_cnn on the tiny dataset (60 images):

@@ -33,7 +33,8 @@ from desktop.cluster.connect import ClusterError, connect
 from desktop.core.model_file import ModelFile, ModelFileError, check_model_file
 from desktop.core.records import Skipped
 
-_PIPELINE_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, OSError, ValueError)
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+"""Writing a shard or the CSV failed (disk full, permissions); a worker's failure is a RayError."""
 
 
 def classify_on_ray(args: argparse.Namespace) -> int:
@@ -96,12 +97,20 @@ def _classify(
     except KeyboardInterrupt:
         print(f"\n{PROG}: cancelled; finished shards stay in {folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ray.exceptions.RayError, *_PIPELINE_ERRORS) as exc:
+    except (ray.exceptions.RayError, *_WRITE_ERRORS) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"\n{PROG}: error: {first}; finished shards stay in {folder}", file=sys.stderr)
         return EXIT_FAILED
     written = target.csv or folder
-    print(f"wrote {written}: {counts[0]} classified, {counts[1]} unreadable", file=sys.stderr)
+    print(
+        f"wrote {written}: {counts[0]} classified, {counts[1]} unreadable"
+        + (
+            f" (plus {len(shards) - len(todo)} shards from before)"
+            if len(todo) < len(shards)
+            else ""
+        ),
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
