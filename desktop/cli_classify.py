@@ -40,9 +40,14 @@ class InputError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run with the arguments that follow ``classify``; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.engine == "ray":
+        from desktop.cluster.cli import classify_on_ray  # Ray is imported only for this engine
+
+        return classify_on_ray(args)
     try:
+        _refuse_cluster_options(args)
         files, unusable = find_images(args.inputs)
-        out = _check_output(args.out)
+        out = check_output(args.out)
         model = check_model_file(args.model)
         session = open_session(model, args.provider)
     except (InputError, ModelFileError, InferenceError) as exc:
@@ -94,7 +99,46 @@ def _parser() -> argparse.ArgumentParser:
         help="decoding processes (default: one per core; 0: none)",
     )
     parser.add_argument("--top-k", type=_positive, default=3, help="classes listed in top_k")
+    cluster = parser.add_argument_group("cluster engine (needs the 'cluster' extra)")
+    cluster.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine's process pool (default); ray: a Ray cluster (docs/cluster.md)",
+    )
+    cluster.add_argument(
+        "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local one)"
+    )
+    cluster.add_argument(
+        "--num-cpus-per-worker", type=_positive, default=1, help="CPUs per Ray worker (default 1)"
+    )
+    cluster.add_argument(
+        "--gpus-per-worker", type=_fraction, default=0.0, help="GPUs per Ray worker (default 0)"
+    )
+    cluster.add_argument(
+        "--shard-size", type=_positive, default=10_000, help="images per Parquet shard"
+    )
+    cluster.add_argument(
+        "--embedding", action="store_true", help="also write each image's embedding (Parquet)"
+    )
     return parser
+
+
+def _refuse_cluster_options(args: argparse.Namespace) -> None:
+    """Options that only the Ray engine reads must not be silently ignored by the local one."""
+    given = [
+        flag
+        for flag, value, default in (
+            ("--address", args.address, None),
+            ("--num-cpus-per-worker", args.num_cpus_per_worker, 1),
+            ("--gpus-per-worker", args.gpus_per_worker, 0.0),
+            ("--shard-size", args.shard_size, 10_000),
+            ("--embedding", args.embedding, False),
+        )
+        if value != default
+    ]
+    if given:
+        raise InputError(f"{', '.join(given)} only work with --engine ray")
 
 
 def _positive(text: str) -> int:
@@ -108,6 +152,16 @@ def _non_negative(text: str) -> int:
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 64, not {value}")
     return value
 
 
@@ -138,7 +192,7 @@ def find_images(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], l
     return files, unusable
 
 
-def _check_output(out: Path) -> Path:
+def check_output(out: Path) -> Path:
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; give a file name such as predictions.csv")
     if not out.absolute().parent.is_dir():
@@ -171,7 +225,7 @@ def write_predictions(
                 classified += len(batch.keys)
                 unreadable += len(batch.errors)
                 progress.show(batch.done, unreadable)
-            writer.writerows(_row(item.what, "", "", "", item.reason) for item in unusable)
+            writer.writerows(csv_row(item.what, "", "", "", item.reason) for item in unusable)
             unreadable += len(unusable)
     finally:
         progress.finish()
@@ -187,23 +241,33 @@ def _rows(
     """
     rows: dict[int, list[str]] = {}
     for i, index in enumerate(batch.keys):
-        top = zip(batch.top_k_index[i], batch.top_k_prob[i], strict=True)
-        rows[index] = _row(
+        rows[index] = csv_row(
             str(files[index]),
             classes[batch.class_index[i]],
-            f"{batch.confidence[i]:.4f}",
-            format_topk(top, classes),
+            confidence_text(batch.confidence[i]),
+            top_k_text(batch.top_k_index[i], batch.top_k_prob[i], classes),
             "",
         )
     for error in batch.errors:
-        rows[error.key] = _row(str(files[error.key]), "", "", "", error.reason)
+        rows[error.key] = csv_row(str(files[error.key]), "", "", "", error.reason)
     return [rows[index] for index in sorted(rows)]
 
 
-def _row(path: str, prediction: str, confidence: str, top_k: str, error: str) -> list[str]:
-    """One CSV row, every text cell neutralised (names come from files and models)."""
+def csv_row(path: str, prediction: str, confidence: str, top_k: str, error: str) -> list[str]:
+    """One CSV row, every text cell neutralised (names come from files and models); the
+    cluster engine's CSV is made of the same rows."""
     cells = [shown(path), prediction, confidence, top_k, shown(error), path_bytes_cell(path)]
     return [neutralise(cell) for cell in cells]
+
+
+def confidence_text(confidence: float) -> str:
+    """A confidence as the CSV writes it; the cluster engine's CSV uses the same text."""
+    return f"{confidence:.4f}"
+
+
+def top_k_text(indices: Sequence[int], probs: Sequence[float], classes: list[str]) -> str:
+    """Top-k as JSON (``[["cat", 0.91], …]``), most probable first, as the Export CSV has it."""
+    return format_topk(zip(indices, probs, strict=True), classes)
 
 
 class _Progress:

@@ -45,9 +45,10 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     write_groups_csv(out / GROUPS_FILE, dataset.groups)
 
+    from trainer.distribute import run_distributed
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.
 
-    return train_and_export(dataset, out, settings, progress, scan_seconds)
+    return run_distributed(train_and_export, dataset, out, settings, progress, scan_seconds)
 
 
 def _check_out_dir(out: Path) -> None:

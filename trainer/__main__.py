@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainer.distribute import DISTRIBUTE_CHOICES
 from trainer.errors import TrainerError
 from trainer.options import AUTO, BACKBONE_CHOICES, FLIP_CHOICES
 from trainer.progress import BarProgress, JsonLinesProgress, Progress
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument(
         "--patience", type=int, help="epochs without a better val_loss before a phase stops"
+    )
+    train.add_argument(
+        "--distribute",
+        choices=DISTRIBUTE_CHOICES,
+        help="none (default), mirrored (this machine's GPUs) or multi-worker (from TF_CONFIG); "
+        "--batch-size is then per replica",
     )
     _add_progress(train)
 
@@ -121,7 +128,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> None:
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("backbone", "image_size", "epochs", "fine_tune_epochs")
-    names += ("batch_size", "seed", "patience", "flips", "time_budget")
+    names += ("batch_size", "seed", "patience", "flips", "time_budget", "distribute")
     return {name: getattr(args, name) for name in names}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from trainer.distribute import DISTRIBUTE_CHOICES, check_environment
 from trainer.errors import TrainerError
 
 AUTO = "auto"
@@ -33,6 +34,8 @@ class TrainOptions:
     patience: int = 5
     flips: str = AUTO  # auto: kept only if mirrored images keep their labels (trainer.augment)
     time_budget: float = 15.0  # minutes of training shared by the candidates; 0: no limit
+    distribute: str = "none"
+    """none, mirrored or multi-worker: see trainer/distribute.py."""
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> TrainOptions:
@@ -61,6 +64,12 @@ class TrainOptions:
         for name in ("epochs", "fine_tune_epochs"):
             if getattr(self, name) < 0:
                 raise TrainerError(f"--{name.replace('_', '-')} must be 0 (the default) or more")
+        if self.distribute not in DISTRIBUTE_CHOICES:
+            raise TrainerError(
+                f"unknown --distribute '{self.distribute}'; "
+                f"choose one of {', '.join(DISTRIBUTE_CHOICES)}"
+            )
+        check_environment(self.distribute)
         if self.learning_rate <= 0 or self.fine_tune_learning_rate <= 0:
             raise TrainerError("learning rates must be positive")
         if self.flips not in FLIP_CHOICES:

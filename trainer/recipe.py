@@ -23,6 +23,7 @@ import trainer
 from trainer.augment import FlipDecision, augmentation, decide_flips
 from trainer.calibration import fit_temperature, fold_temperature
 from trainer.data import TrainingData, tf_dataset
+from trainer.distribute import even_batch
 from trainer.evaluate import write_json
 from trainer.export import HISTORY_FILE, KERAS_FILE, SPLIT_FILE, export_run
 from trainer.files import replacing
@@ -162,9 +163,12 @@ def train_candidate(
     """Fit one candidate: from scratch in one phase, or head then (if it pays) fine-tuning."""
     size, batch = candidate.image_size, options.batch_size
     augment = augmentation(options.seed, flips.flips)
-    train_ds = tf_dataset(data.part("train"), data.classes, size, batch, shuffle_seed=options.seed)
+    train_batch, val_batch = (even_batch(batch, len(data.part(p))) for p in ("train", "val"))
+    train_ds = tf_dataset(
+        data.part("train"), data.classes, size, train_batch, shuffle_seed=options.seed
+    )
     train_ds = train_ds.map(lambda x, y: (augment(x, training=True), y))
-    val_ds = tf_dataset(data.part("val"), data.classes, size, batch)
+    val_ds = tf_dataset(data.part("val"), data.classes, size, val_batch)
     classifier = build_classifier(candidate.backbone, size, len(data.classes))
     fit = Fit(classifier.model, train_ds, val_ds, class_weights(data), progress, deadline)
 

@@ -132,12 +132,12 @@ def classify_images(
             for keys, chunk in decoded:
                 batcher.add(keys, chunk)
                 while batcher.full():
-                    batch = _predict(session, *batcher.take(), options.top_k)
+                    batch = predict_batch(session, *batcher.take(), options.top_k)
                     done += len(batch.keys) + len(batch.errors)
                     batch.done, batch.total = done, total
                     yield batch
             if batcher and not is_cancelled(cancel):
-                batch = _predict(session, *batcher.take(), options.top_k)
+                batch = predict_batch(session, *batcher.take(), options.top_k)
                 batch.done, batch.total = done + len(batch.keys) + len(batch.errors), total
                 yield batch
     except Interrupted:
@@ -328,13 +328,14 @@ class _Batcher(Generic[K]):
         return keys, pixels[:n], errors
 
 
-def _predict(
+def predict_batch(
     session: ModelSession,
     keys: list[K],
     pixels: np.ndarray,
     errors: list[ImageError[K]],
     top_k: int,
 ) -> PredictionBatch[K]:
+    """Run the model on decoded ``pixels`` (one row per key); the cluster engine shares it."""
     if keys:
         probs, embedding = session.run(pixels)
     else:

@@ -59,6 +59,7 @@ def build(window: MainWindow) -> Actions:
     add(file_menu, "Import Labels from CSV…", ingest.choose_csv)
     add(file_menu, "Locate Folder…", window.moves.locate_folder)
     add(file_menu, "Find Moved and Missing Files", window.moves.check_files)
+    add(file_menu, "Import Cluster Results…", window.cluster_import.choose)
     file_menu.addSeparator()
     add(file_menu, "Open Model…", classifier.choose_model, "Ctrl+M")
     file_menu.addSeparator()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.ui import actions as window_actions
 from desktop.ui.classes_panel import ClassesPanel
 from desktop.ui.classifying import Classifier
+from desktop.ui.cluster_import import ClusterImport
 from desktop.ui.exporting import Exporter
 from desktop.ui.filter_bar import FilterBar
 from desktop.ui.filter_proxy import Filter, FilterProxy, Show
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.ingest = Ingest(self)
         self.classifier = Classifier(self)
         self.exporter = Exporter(self)
+        self.cluster_import = ClusterImport(self)
         self.project_files = ProjectFiles(self)
         self.moves = Moves(self)
         self.actions = window_actions.build(self)

@@ -1,0 +1,126 @@
+"""The Ray Data pipeline: rows of (index, path) in, one result row per image out.
+
+Two ``map_batches`` stages. ``decode_rows`` decodes with the local engine's ``decode_chunk`` (so
+with ``trainer.contract.decode_for_model`` and the same reasons for unreadable files); the
+``Classifier`` actor holds one ONNX Runtime session for its life and predicts with the local
+engine's ``predict_batch``. With CPUs only Ray fuses both stages into the actor, so decoded pixels
+never cross the object store; a GPU worker gets its pixels from CPU decode tasks instead.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What each Ray worker gets and does."""
+
+    num_cpus: int = 1
+    num_gpus: float = 0.0
+    workers: int = 1
+    """Classifier actors: the cluster's CPUs (or GPUs) divided by what one of them takes."""
+    batch_size: int = 8
+    top_k: int = 3
+    embedding: bool = False
+
+
+def decode_rows(batch: Batch, size: int) -> Batch:
+    """Decode the files of a batch; a row that already has an error (a scanner skip) is kept."""
+    from desktop.core.classify import decode_chunk
+
+    errors = [str(e) for e in batch["error"]]
+    todo = [i for i, error in enumerate(errors) if not error]
+    decoded = decode_chunk([str(batch["path"][i]) for i in todo], size)
+    pixels = np.zeros((len(errors), size, size, 3), np.uint8)
+    pixels[[todo[i] for i in decoded.ok]] = decoded.pixels
+    for position, reason in decoded.errors:
+        errors[todo[position]] = reason
+    return {
+        "index": batch["index"],
+        "path": batch["path"],
+        "error": np.array(errors, dtype=object),
+        "pixels": pixels,
+    }
+
+
+def input_blocks(rows: Any, workers: int, most_rows: int = 1024) -> list[Any]:
+    """Slices of the input table: a few per worker so all are busy, none above ``most_rows``."""
+    blocks = max(workers * 4, math.ceil(rows.num_rows / most_rows), 1)
+    step = max(1, math.ceil(rows.num_rows / blocks))
+    return [rows.slice(start, step) for start in range(0, max(rows.num_rows, 1), step)]
+
+
+class Classifier:
+    """A Ray actor: one ONNX Runtime session, opened once from the model's bytes."""
+
+    def __init__(self, model_bytes: bytes, model_name: str, spec: WorkerSpec) -> None:
+        from desktop.core.inference import open_session
+        from desktop.core.model_file import check_model_file
+
+        folder = Path(tempfile.mkdtemp(prefix="pigeonhole-model-"))
+        path = folder / model_name
+        path.write_bytes(model_bytes)
+        provider = "auto" if spec.num_gpus > 0 else "cpu"
+        self.session = open_session(check_model_file(path), provider, threads=spec.num_cpus)
+        self.spec = spec
+
+    def __call__(self, batch: Batch) -> Batch:
+        from desktop.cli_classify import top_k_text
+        from desktop.core.classify import predict_batch
+
+        classes = self.session.model.classes
+        errors = [str(e) for e in batch["error"]]
+        ok = [i for i, error in enumerate(errors) if not error]
+        result = predict_batch(self.session, ok, batch["pixels"][ok], [], self.spec.top_k)
+        n = len(errors)
+        prediction = np.full(n, "", dtype=object)
+        confidence = np.full(n, np.nan, np.float32)
+        top_k = np.full(n, "", dtype=object)
+        for row, i in enumerate(ok):
+            prediction[i] = classes[result.class_index[row]]
+            confidence[i] = result.confidence[row]
+            top_k[i] = top_k_text(result.top_k_index[row], result.top_k_prob[row], classes)
+        out: dict[str, Any] = {
+            "index": batch["index"],
+            "path": batch["path"],
+            "prediction": prediction,
+            "confidence": confidence,
+            "top_k": top_k,
+            "error": np.array(errors, dtype=object),
+        }
+        if self.spec.embedding:
+            embedding = np.full((n, self.session.model.embedding_dim), np.nan, np.float32)
+            embedding[ok] = result.embedding
+            out["embedding"] = embedding
+        return out
+
+
+def build_dataset(ray: Any, rows: Any, model_path: Path, input_size: int, spec: WorkerSpec) -> Any:
+    """The lazy dataset of result rows for ``rows`` (a pyarrow table of index, path, error)."""
+    dataset = ray.data.from_arrow(input_blocks(rows, spec.workers))
+    decode_cpus = spec.num_cpus if spec.num_gpus == 0 else 1
+    dataset = dataset.map_batches(
+        decode_rows,
+        fn_kwargs={"size": input_size},
+        batch_size=spec.batch_size,
+        batch_format="numpy",
+        num_cpus=decode_cpus,
+    )
+    return dataset.map_batches(
+        Classifier,
+        fn_constructor_args=(model_path.read_bytes(), model_path.name, spec),
+        compute=ray.data.ActorPoolStrategy(size=spec.workers),
+        batch_size=spec.batch_size,
+        batch_format="numpy",
+        num_cpus=spec.num_cpus,
+        num_gpus=spec.num_gpus,
+    )

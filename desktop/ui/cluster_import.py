@@ -1,0 +1,76 @@
+"""File → Import Cluster Results: a big batch classified on a cluster, reviewed in the window.
+
+The rows are read and stored off the GUI thread (``desktop.core.cluster_results``), and the grid
+is reloaded once at the end, so the window stays responsive for results of any size.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop.core.cluster_results import ResultsSummary, import_results, results_source
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+FILTERS = "Cluster results (*.csv *.parquet);;All files (*)"
+
+
+class ClusterImport:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.last_summary: ResultsSummary | None = None
+
+    def choose(self) -> None:
+        path = self.window.choose_open_file(
+            "Import cluster results (a CSV, or any part-*.parquet of a results folder)", FILTERS
+        )
+        if path is not None:
+            self.start(path)
+
+    def start(self, chosen: Path) -> None:
+        window = self.window
+        if window.session.project is None:
+            window.show_error("Open a project first.")
+            return
+        if window.status.busy():
+            window.show_error("Wait for the current job to finish (or cancel it).")
+            return
+        source = results_source(chosen)
+        cancel = threading.Event()
+        self.last_summary = None
+        worker = window.workers.run(
+            lambda: self._job(source, cancel), self._on_summary, self._on_done, window.show_error
+        )
+        window.status.start(
+            f"Importing results from {source.name}…", lambda: (cancel.set(), worker.cancel())
+        )
+
+    def _job(self, source: Path, cancel: threading.Event) -> Iterator[ResultsSummary]:
+        yield import_results(self.window.session.require(), source, cancel=cancel)
+
+    def _on_summary(self, summary: ResultsSummary) -> None:
+        self.last_summary = summary
+
+    def _on_done(self, _completed: bool) -> None:
+        summary = self.last_summary
+        self.window.status.finish("Results imported" if summary else "Import stopped")
+        self.window.reload_tiles()
+        if summary is not None:
+            self.window.inform("Cluster results imported", describe(summary))
+
+
+def describe(summary: ResultsSummary) -> str:
+    """The summary dialog's text: what was stored and what was left out, and why."""
+    lines = [f"{summary.n_imported:,} predictions stored from {summary.n_rows:,} rows."]
+    if summary.n_not_in_project:
+        lines.append(f"{summary.n_not_in_project:,} rows are for images not in this project.")
+    if summary.n_errors:
+        lines.append(f"{summary.n_errors:,} images could not be read on the cluster.")
+    if summary.skipped:
+        first = summary.skipped[0]
+        lines.append(f"{len(summary.skipped):,} rows skipped, e.g. {first.what}: {first.reason}.")
+    return "\n".join(lines)
