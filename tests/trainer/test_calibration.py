@@ -79,6 +79,9 @@ def test_reliability_table_and_ece_by_hand() -> None:
 
 def test_no_images_means_no_temperature_and_the_summary_has_both_eces() -> None:
     assert fit_temperature(np.zeros((0, 3)), np.zeros(0, int)) == 1.0
+    # All right: the likelihood has no maximum (T -> 0); no evidence to sharpen, so T stays 1.
+    perfect = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    assert fit_temperature(perfect, np.array([0, 1, 0])) == 1.0
     logits, labels = calibrated_world(500)
     summary = calibration_summary(scaled_probabilities(logits, 2.0), labels, 2.0, "val", 100)
     assert summary["temperature"] == 2.0 and summary["bins"] == ECE_BINS
