@@ -37,10 +37,17 @@ from trainer.evaluate import (
 from trainer.files import replacing
 from trainer.models import HEAD_LAYER, export_view
 from trainer.progress import Progress
-from trainer.split import GROUPS_FILE, SPLITS, merged_groups, read_groups_csv, read_split_csv
+from trainer.split import (
+    GROUPS_FILE,
+    SPLIT_FILE,
+    SPLITS,
+    merged_groups,
+    read_groups_csv,
+    read_split_csv,
+)
 
 ONNX_FILE, KERAS_FILE, REPORT_FILE = "model.onnx", "model.keras", "report.json"
-HISTORY_FILE, SPLIT_FILE = "history.json", "split.csv"
+HISTORY_FILE = "history.json"
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
 PARITY_IMAGES = 256

@@ -43,6 +43,8 @@ TRAIN_FRACTION = 0.70
 VAL_FRACTION = 0.15
 MIN_FILES_FOR_TEST = 5
 SPLIT_CSV_COLUMNS = ("path", "label", "split", PATH_BYTES_COLUMN)
+SPLIT_FILE = "split.csv"
+"""Each sample's split in a run folder: the test images every later version is scored on."""
 GROUPS_FILE = "groups.csv"
 """Each sample's group key in a run folder, so a split can be found again after files move."""
 GROUPS_CSV_COLUMNS = ("path", "group", PATH_BYTES_COLUMN)

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
+from desktop.core.held_out import HeldOut, locked_splits, split_rows
 from desktop.core.inference import InferenceError, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.onnx_head import (
@@ -35,13 +36,7 @@ from desktop.core.onnx_head import (
     run_head,
 )
 from desktop.core.records import PredictionRow
-from desktop.core.version_data import (
-    LabelledEmbeddings,
-    VersionDataError,
-    current_or,
-    labelled_embeddings,
-    split_image_ids,
-)
+from desktop.core.version_data import current_or, labelled_embeddings
 from trainer.calibration import (
     expected_calibration_error,
     fit_temperature,
@@ -49,9 +44,7 @@ from trainer.calibration import (
     unscaled_probabilities,
 )
 from trainer.files import replacing
-from trainer.split import SPLITS, assign_splits, base_split, write_split_csv
-
-SPLIT_FILE = "split.csv"
+from trainer.split import SPLIT_FILE, write_split_csv
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -65,30 +58,6 @@ CHECK_ROWS = 2048
 
 class QuickRetrainError(ValueError):
     """Quick retrain cannot run or its result failed a check; nothing was written."""
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """Which labelled rows fit the head, which calibrate it, which score it (index arrays)."""
-
-    fit: np.ndarray
-    calibrate: np.ndarray
-    test: np.ndarray
-
-    @classmethod
-    def from_splits(cls, splits: Sequence[str]) -> HeldOut:
-        """train and val fit the head, val also fits the temperature, test only scores."""
-        where = np.asarray(splits)
-        return cls(
-            fit=np.flatnonzero((where == "train") | (where == "val")),
-            calibrate=np.flatnonzero(where == "val"),
-            test=np.flatnonzero(where == "test"),
-        )
-
-    @classmethod
-    def everything(cls, n: int) -> HeldOut:
-        """No split: fit on all, calibrate and score on nothing."""
-        return cls(np.arange(n), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -334,7 +303,7 @@ def quick_retrain_version(
     result = quick_retrain(
         source, Path(run_dir) / "model.onnx", data.embeddings, data.labels, classes, held
     )
-    write_split_csv(Path(run_dir) / SPLIT_FILE, _split_rows(project, splits))
+    write_split_csv(Path(run_dir) / SPLIT_FILE, split_rows(project, splits))
     metrics = {
         "source": "quick_retrain",
         "parent_model_id": source_id,
@@ -351,42 +320,6 @@ def quick_retrain_version(
     )
     rows = _predictions_from_embeddings(project.predictions(source_id), result.head)
     return RetrainedVersion(new_id, result, project.set_predictions(new_id, rows), metrics)
-
-
-def locked_splits(project: Project, model_id: int, data: LabelledEmbeddings) -> dict[int, str]:
-    """image id -> train/val/test: the version's split.csv, else the trainer's own rule.
-
-    Images the split does not list (labelled since) get the split the next full training will
-    give them: the trainer's rule over the project's manifest (content groups, locked splits).
-    """
-    found: dict[int, str] = {}
-    for split in SPLITS:
-        try:
-            found |= {image_id: split for image_id in split_image_ids(project, model_id, split)}
-        except VersionDataError:
-            break
-    rows = project.training_rows()
-    ruled = assign_splits(
-        ((path, label) for path, label, _, _ in rows),
-        groups={path: group for path, _, group, _ in rows if group},
-        locked={path: split for path, _, _, split in rows if split},
-    )
-    rest = {i: path for i, path, _ in _paths_of(project, data) if i not in found}
-    return found | {i: ruled.get(path) or base_split(path) for i, path in rest.items()}
-
-
-def _split_rows(project: Project, splits: dict[int, str]) -> list[tuple[str, str, str]]:
-    """split.csv rows for every image the split knows, labelled or not, so it stays whole."""
-    names = {record.id: record.name for record in project.classes()}
-    return [
-        (row.path, names.get(row.label_id, "") if row.label_id is not None else "", splits[row.id])
-        for row in project.image_rows(ids=splits)
-    ]
-
-
-def _paths_of(project: Project, data: LabelledEmbeddings) -> list[tuple[int, str, str]]:
-    paths = {row.id: row.path for row in project.image_rows(ids=data.image_ids)}
-    return [(i, paths[i], label) for i, label in zip(data.image_ids, data.labels, strict=True)]
 
 
 def _predictions_from_embeddings(

@@ -99,10 +99,10 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
     data folder recorded in history.json. A path the project no longer knows (the file moved) is
     found by its content key from the run's groups.csv, so a moved test image stays a test image.
     """
-    from trainer.split import GROUPS_FILE, read_groups_csv, read_split_csv  # stdlib only
+    from trainer.split import GROUPS_FILE, SPLIT_FILE, read_groups_csv, read_split_csv
 
     model_path = Path(project.model(model_id).path)
-    split_csv = model_path.parent / "split.csv"
+    split_csv = model_path.parent / SPLIT_FILE
     if not split_csv.is_file():
         raise VersionDataError(
             f"this version has no split.csv next to {model_path.name} (a quick retrain or a "
