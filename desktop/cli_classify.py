@@ -84,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, type=Path, help="the .onnx model to use")
     parser.add_argument("--out", required=True, type=Path, help="the CSV file to write")
     parser.add_argument(
-        "--batch-size", type=_positive, help="images per model call (default: 8 on CPU, 32 on GPU)"
+        "--batch-size",
+        type=positive_int,
+        help="images per model call (default: 8 on CPU, 32 on GPU)",
     )
     parser.add_argument(
         "--provider",
@@ -94,11 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         help="decoding processes (default: one per core; 0: none)",
     )
-    parser.add_argument("--top-k", type=_positive, default=3, help="classes listed in top_k")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="classes listed in top_k")
     cluster = parser.add_argument_group("cluster engine (needs the 'cluster' extra)")
     cluster.add_argument(
         "--engine",
@@ -110,13 +112,16 @@ def _parser() -> argparse.ArgumentParser:
         "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local one)"
     )
     cluster.add_argument(
-        "--num-cpus-per-worker", type=_positive, default=1, help="CPUs per Ray worker (default 1)"
+        "--num-cpus-per-worker",
+        type=positive_int,
+        default=1,
+        help="CPUs per Ray worker (default 1)",
     )
     cluster.add_argument(
         "--gpus-per-worker", type=_fraction, default=0.0, help="GPUs per Ray worker (default 0)"
     )
     cluster.add_argument(
-        "--shard-size", type=_positive, default=10_000, help="images per Parquet shard"
+        "--shard-size", type=positive_int, default=10_000, help="images per Parquet shard"
     )
     cluster.add_argument(
         "--embedding", action="store_true", help="also write each image's embedding (Parquet)"
@@ -141,14 +146,14 @@ def _refuse_cluster_options(args: argparse.Namespace) -> None:
         raise InputError(f"{', '.join(given)} only work with --engine ray")
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
-def _non_negative(text: str) -> int:
+def non_negative_int(text: str) -> int:
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")

@@ -20,10 +20,10 @@ import numpy as np
 
 from desktop.cli_classify import (
     InputError,
-    _check_output,
-    _non_negative,
-    _positive,
+    check_output,
     find_images,
+    non_negative_int,
+    positive_int,
 )
 from desktop.core.classify import ClassifyError, ClassifyOptions, classify_images
 from desktop.core.csv_cells import neutralise
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run with the arguments that follow ``review``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        out = _check_output(args.out)
+        out = check_output(args.out)
         model = check_model_file(args.model)  # cheap checks first, before scanning a big folder
         labelled = labelled_images(args.images, args.labels)
         session = open_session(model, args.provider)
@@ -92,9 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto")
     parser.add_argument(
-        "--workers", type=_non_negative, default=None, help="decoding processes (0: none)"
+        "--workers", type=non_negative_int, default=None, help="decoding processes (0: none)"
     )
-    parser.add_argument("--batch-size", type=_positive, default=None, help="images per model call")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None, help="images per model call"
+    )
     return parser
 
 
