@@ -67,6 +67,16 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
+def temperature_in(metadata: dict[str, str]) -> float:
+    """The temperature a model's metadata records (folded in already); 1 when absent or odd."""
+    try:
+        value = float(metadata.get("temperature", "1"))
+    except ValueError:
+        return 1.0
+    low, high = TEMPERATURE_RANGE
+    return value if low <= value <= high else 1.0
+
+
 def scaled_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(logits / T), row by row."""
     return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)

@@ -25,6 +25,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from trainer.calibration import calibration_summary, temperature_in
 from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, InvalidModelInfo, ModelInfo
 from trainer.data import Sample, load_labelled_data, read_images, split_samples
 from trainer.errors import TrainerError
@@ -154,9 +155,16 @@ def evaluate_data(model_path: Path, data: Path, split: str = "all") -> dict[str,
     chosen = [s for s in labelled.samples if split == "all" or splits[s.rel] == split]
     if not chosen:
         raise TrainerError(f"no readable images to evaluate in {data} (split: {split})")
-    report = classification_report(
-        info.classes, chosen, predict_samples(session, chosen, info.input_size)
-    )
+    probs = predict_samples(session, chosen, info.input_size)
+    report = classification_report(info.classes, chosen, probs)
+    index = {name: i for i, name in enumerate(info.classes)}
+    report["calibration"] = calibration_summary(
+        probs,
+        np.array([index[s.label] for s in chosen], dtype=np.int64),
+        temperature_in(info.extra),
+        fitted_on="the training run's validation split (ONNX metadata)",
+        fitted_n=0,
+    ) | {"evaluated_on": split}
     seconds = time.perf_counter() - started
     sizes = Counter(splits.values())
     report.update(

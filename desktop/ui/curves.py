@@ -122,7 +122,8 @@ class CurvesWidget(QWidget):
 
 
 def history_curves(path: Path) -> dict[str, list[float | None]]:
-    """A run's history.json as per-epoch series, the head phase followed by fine-tuning.
+    """A run's history.json as per-epoch series of the model it kept: the winning candidate's
+    phases in order (head, then fine-tuning; or small_cnn's one phase).
 
     Raises OSError or ValueError when the file is missing or not a trainer history.
     """
@@ -131,7 +132,9 @@ def history_curves(path: Path) -> dict[str, list[float | None]]:
     if not isinstance(phases, dict):
         raise ValueError(f"{path} has no training phases: was it written by the trainer?")
     curves: dict[str, list[float | None]] = {key: [] for key in (*LOSS_KEYS, *ACCURACY_KEYS)}
-    for phase in ("head", "fine_tune"):
+    winner = (history.get("recipe") or {}).get("winner")
+    kept = [name for name in phases if isinstance(winner, str) and name.startswith(winner + "/")]
+    for phase in kept or ("head", "fine_tune"):  # runs before the recipe raced candidates
         values = phases.get(phase) or {}
         length = max((len(v) for v in values.values() if isinstance(v, list)), default=0)
         for key, series in curves.items():

@@ -141,7 +141,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, dict, str]]:
         "not data": (write_manifest(tmp_path / "f.txt", []), {}, "neither a folder"),
         "unknown backbone": (good, {"backbone": "resnet"}, "unknown backbone 'resnet'"),
         "tiny image size": (good, {"image_size": 4}, "--image-size 4 is out of range"),
-        "no epochs": (good, {"epochs": 0}, "--epochs must be at least 1"),
+        "no epochs": (good, {"epochs": -1}, "--epochs must be 0 (the default) or more"),
         "no patience": (good, {"patience": 0}, "--patience must be at least 1"),
         "unknown option": (good, {"colour": "red"}, "unknown training option(s) colour"),
     }

@@ -22,9 +22,9 @@ def test_cli_evaluate_writes_the_same_report_format(
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     trained = json.loads((tiny_run_dir / "report.json").read_text())
-    assert {
-        key for key in trained if key not in ("backbone", "image_size", "trainer_version")
-    } <= set(report)
+    about_training = ("backbone", "image_size", "trainer_version", "recipe", "options")
+    assert {key for key in trained if key not in about_training} <= set(report)
+    assert report["calibration"]["temperature"] == trained["calibration"]["temperature"]
     assert report["split_sizes"]["evaluated"] == 60
     assert report["accuracy"] > 1 / 3 + 0.2
 

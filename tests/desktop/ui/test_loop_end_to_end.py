@@ -164,14 +164,19 @@ def test_training_from_the_app_registers_a_scored_version(trained: Trained, open
     assert record.id == trained.model_id and record.metrics["source"] == "trainer"
     assert 0.0 <= record.metrics["accuracy"] <= 1.0 and 0.0 <= record.metrics["macro_f1"] <= 1.0
     assert record.n_labels == trained.n_labels == 3 * (PER_CLASS - UNLABELLED_PER_CLASS)
-    cells = [loop.models_panel.versions.index(0, c).data() for c in range(6)]
-    assert cells[:5] == [
-        f"● v{record.id}",
-        "trained",
-        f"{record.metrics['accuracy']:.1%}",
-        f"{record.metrics['macro_f1']:.3f}",
-        f"{trained.n_labels}",
-    ]
+    versions = loop.models_panel.versions
+    row = {
+        versions.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole): (
+            versions.index(0, c).data()
+        )
+        for c in range(versions.columnCount())
+    }
+    assert row["Version"] == f"● v{record.id}" and row["Source"] == "trained"
+    assert row["Accuracy"] == f"{record.metrics['accuracy']:.1%}"
+    assert row["Macro F1"] == f"{record.metrics['macro_f1']:.3f}"
+    assert row["ECE"] == f"{record.metrics['ece']:.3f}"  # calibration error on the test split
+    assert row["Labels seen"] == f"{trained.n_labels}"
+    assert row["Recipe"].startswith("small_cnn at 32 px")
     assert window.classifier.model_id == record.id  # loaded
     assert len(project.predictions(record.id)) == window.grid.rowCount()  # reclassified
 
