@@ -260,8 +260,9 @@ class Project(
         cleaned = labelling.clean_names(names)
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
+            known = labelling.classes_by_key(conn)  # one scan for all, not one per class
             for name in cleaned:
-                labelling.add_class(changes, name)
+                labelling.add_class(changes, name, known=known)
             return self._act(text or f"Add {_n(len(cleaned), 'class')}", changes)
 
     def rename_class(self, class_id: int, name: str) -> Action:
