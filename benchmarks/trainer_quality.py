@@ -76,9 +76,11 @@ def run_ours(
     info = read_model_info(session)
     samples = [Sample(p, p.name, "") for p in test[0]]
     probs = predict_samples(session, samples, info.input_size)
-    found = scores(probs, test[1])
+    # The model's classes are the folder names sorted; the test labels index the dataset's list.
+    labels = np.array([info.classes.index(p.parent.name) for p in test[0]])
+    found = scores(probs, labels)
     temperature = float(report["recipe"].get("temperature", 1.0))
-    before = expected_calibration_error(unscaled_probabilities(probs, temperature), test[1])
+    before = expected_calibration_error(unscaled_probabilities(probs, temperature), labels)
     recipe = report["recipe"]
     return {
         "method": label,
