@@ -50,6 +50,11 @@ def machine_summary() -> str:
     return f"{cpus} CPU cores ({cpu}), {platform.system()}, Python {platform.python_version()}"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was during a run."""
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def current_command() -> str:
     """The command line that ran this script, as a person would retype it."""
     main = sys.modules.get("__main__")

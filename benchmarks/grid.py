@@ -30,7 +30,7 @@ from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.classify_folder import CACHE, SIZES, ensure_photos
-from benchmarks.common import write_table
+from benchmarks.common import load_average, write_table
 from desktop.core.store import Project
 from desktop.ui.filter_proxy import Filter, Show
 from desktop.ui.main_window import MainWindow
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
         print(f"{row['measure']:<60} {row['result']:>22} {row['target']:>10} {row['met']}")
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    load = load_average()
     print(f"load average (1, 5, 15 min): {load}")
     if not args.quick:
         write_table(SECTION, rows, notes=NOTES + f"\nLoad average at the end of this run: {load}.")

@@ -33,7 +33,7 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 import desktop.ui.ingest as ingest_module
-from benchmarks.common import write_table
+from benchmarks.common import load_average, write_table
 from benchmarks.grid import Heartbeat, make_big_folder, make_window, wait_until
 from desktop.core.relink import FilesChecked, check_files, key_images, relink_folder
 from desktop.core.scanner import rescan, scan_all
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     for row in rows:
         print(f"{row['measure']:<78} {row['result']:>34} {row['baseline']:>10} {row['met']}")
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    load = load_average()
     print(f"load average (1, 5, 15 min): {load}")
     if not args.quick:
         write_table(SECTION, rows, notes=NOTES + f"\nLoad average at the end of this run: {load}.")
