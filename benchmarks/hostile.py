@@ -20,13 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import onnx
 import psutil
-from onnx import helper
 from PIL import Image
 
-from trainer.contract import PROBS_OUTPUT
+from tests.hostile_onnx import endless_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_MODEL = ROOT / "resources" / "sample" / "model.onnx"
@@ -120,33 +118,7 @@ def sparse_30gb(scratch: Path) -> Row:
 
 def loop_model(scratch: Path) -> Row:
     model = onnx.load(SAMPLE_MODEL)
-    softmax = next(node for node in model.graph.node if PROBS_OUTPUT in node.output)
-    softmax.output[list(softmax.output).index(PROBS_OUTPUT)] = "before_loop"
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["c"], ["c_out"]),
-            helper.make_node("Identity", ["v"], ["v_out"]),
-        ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
-            helper.make_tensor_value_info("c", onnx.TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v", onnx.TensorProto.FLOAT, None),
-        ],
-        [
-            helper.make_tensor_value_info("c_out", onnx.TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", onnx.TensorProto.FLOAT, None),
-        ],
-    )
-    model.graph.initializer.extend(
-        [
-            onnx.numpy_helper.from_array(np.array(10**12), "trips"),
-            onnx.numpy_helper.from_array(np.array(True), "go"),
-        ]
-    )
-    model.graph.node.append(
-        helper.make_node("Loop", ["trips", "go", "before_loop"], [PROBS_OUTPUT], body=body)
-    )
+    endless_loop(model)
     path = scratch / "loop.onnx"
     path.write_bytes(model.SerializeToString())
     return model_case("Loop of 10^12 trips", path, "(Loop)")

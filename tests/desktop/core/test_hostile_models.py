@@ -20,6 +20,7 @@ from desktop.core.errors import InvalidAction
 from desktop.core.inference import open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.store import Project
+from tests.hostile_onnx import endless_loop
 from trainer.contract import PROBS_OUTPUT, ModelInfo
 
 MB = 1 << 20
@@ -56,39 +57,6 @@ def test_zeros_under_the_size_cap_are_refused_without_reading_them(tmp_path: Pat
     path = sparse_file(tmp_path / "zeros.onnx", 40 * MB)
     message = refused_within(path, 1 * MB)
     assert message == "zeros.onnx is not an ONNX model (the file is damaged or of another kind)"
-
-
-def endless_loop(model: onnx.ModelProto) -> None:
-    """Route ``probs`` through a Loop of 10^12 trips whose body passes the tensor on."""
-    softmax = next(node for node in model.graph.node if PROBS_OUTPUT in node.output)
-    softmax.output[list(softmax.output).index(PROBS_OUTPUT)] = "probs_before_loop"
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Identity", ["value_in"], ["value_out"]),
-        ],
-        "forever",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("value_in", TensorProto.FLOAT, None),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("value_out", TensorProto.FLOAT, None),
-        ],
-    )
-    model.graph.initializer.extend(
-        [
-            numpy_helper.from_array(np.array(10**12, np.int64), "trips"),
-            numpy_helper.from_array(np.array(True), "keep_going"),
-        ]
-    )
-    model.graph.node.append(
-        helper.make_node(
-            "Loop", ["trips", "keep_going", "probs_before_loop"], [PROBS_OUTPUT], body=body
-        )
-    )
 
 
 def test_a_graph_with_an_endless_loop_is_refused(tiny_model_path: Path, tmp_path: Path) -> None:
