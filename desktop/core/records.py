@@ -23,17 +23,12 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class ClassRecord:
-    """A user class; ``position`` orders them and gives keys 1-9 to the first nine."""
+    """A user class; ``position`` orders them (its number key: ``desktop.core.class_keys``)."""
 
     id: int
     name: str
     colour: str
     position: int
-
-    @property
-    def shortcut(self) -> int | None:
-        """The number key that labels with this class, or None past the ninth class."""
-        return self.position + 1 if self.position < 9 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,7 +238,7 @@ class Project(
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
-        """All classes in their user order; shortcuts 1-9 follow that order."""
+        """All classes in their user order; number keys follow from names and order (class_keys)."""
         with self._reading() as conn:
             return labelling.classes(conn)
 
@@ -292,7 +292,7 @@ class Project(
             return self._act(f"Delete class {name} ({_n(cleared, 'image')} unlabelled)", changes)
 
     def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
-        """Set the class order (and so the 1-9 shortcuts); must list every class once."""
+        """Set the class order (and so which class gets which key); must list every class once."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
             labelling.reorder_classes(changes, ids_in_order)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from desktop.ui import help_menu as help_menu_entries
 from desktop.ui.sample import open_sample
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def build(window: MainWindow) -> Actions:
     edit_menu.addSeparator()
     add(edit_menu, "Select All", window.view.selectAll, Key.SelectAll)
     add(edit_menu, "Accept Prediction", window.labelling.accept_predictions)
+    add(edit_menu, "Label As…", window.labelling.label_as_chosen, "Ctrl+L")
     add(edit_menu, "Clear Label", lambda: window.labelling.label_as(None))
     add(edit_menu, "Keep This Copy", window.moves.keep_one, "Ctrl+K")
     add(edit_menu, "Add Class…", window.classes_panel.add, "Ctrl+Shift+N")
@@ -98,6 +100,8 @@ def build(window: MainWindow) -> Actions:
 
     help_menu = bar.addMenu("&Help")
     add(help_menu, "Open Sample Project", lambda: open_sample(window))
+    help_menu.addSeparator()
+    actions.by_name.update(help_menu_entries.add_to(window, help_menu))
     return actions
 
 

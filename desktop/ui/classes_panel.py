@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import ProjectError
 from desktop.core.records import ClassRecord
+from desktop.ui.labelling import key_and_name
 from desktop.ui.session import Session
 
 if TYPE_CHECKING:
@@ -71,17 +72,19 @@ class ClassesPanel(QWidget):
     def refresh(self) -> None:
         counts = self._session.project.counts().per_class if self._session.project else {}
         self._records = self._session.classes()
+        keys = self._session.class_keys()
         selected = self.selected()
         self.list.blockSignals(True)
         self.list.clear()
         for record in self._records:
-            key = f"{record.shortcut}  " if record.shortcut else "    "
-            item = QListWidgetItem(
-                swatch(record.colour), f"{key}{record.name}  ({counts.get(record.id, 0)})"
-            )
+            key = keys.get(record.id)
+            text = f"{key_and_name(record.name, key)}  ({counts.get(record.id, 0)})"
+            item = QListWidgetItem(swatch(record.colour), text)
             item.setData(Qt.ItemDataRole.UserRole, record.id)
             item.setToolTip(
-                f"Press {record.shortcut} to label" if record.shortcut else "No shortcut"
+                f"Press {key} to label the selection {record.name}"
+                if key is not None
+                else "No number key is left: Edit → Label As… (Ctrl+L) or the tile menu"
             )
             self.list.addItem(item)
             if selected is not None and record.id == selected.id:

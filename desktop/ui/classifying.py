@@ -133,27 +133,41 @@ class Classifier(QObject):
 
     # --- classifying ------------------------------------------------------------------------
     def classify_all(self) -> None:
-        self._classify_ids([t.image_id for t in self.window.grid.tiles() if t.status != "missing"])
+        ids = [t.image_id for t in self.window.grid.tiles() if t.status != "missing"]
+        self._classify_ids(ids, "The project has no images yet: drop folders on the window.")
 
     def classify_selection(self) -> None:
-        self._classify_ids(self.window.view.selected_ids())
+        ids = self.window.view.selected_ids()
+        self._classify_ids(ids, "Select the images to classify first (click, or Ctrl+A).")
 
     def classify_unpredicted(self) -> None:
         project = self.window.session.project
         if project is not None:
-            self._classify_ids(project.unpredicted_image_ids(self.model_id))
+            ids = project.unpredicted_image_ids(self.model_id)
+            self._classify_ids(ids, f"Every image already has a prediction from v{self.model_id}.")
 
-    def _classify_ids(self, ids: Sequence[int]) -> None:
+    def classify_added(self) -> bool:
+        """After images are added: classify those the model has not seen, without a word when
+        there is no model, nothing new or the project is read-only. True when a job started."""
+        project = self.window.session.project
+        if self.model is None or project is None or project.read_only:
+            return False
+        ids = project.unpredicted_image_ids(self.model_id)
+        return bool(ids) and self._classify_ids(ids, "")
+
+    def _classify_ids(self, ids: Sequence[int], none_message: str) -> bool:
         window = self.window
         if self.model is None or self.model_id is None:
-            window.show_error("Open a model first (File → Open Model…).")
-            return
+            window.show_error(
+                "Open a model first (File → Open Model…), or train one (Model → Train…)."
+            )
+            return False
         if not ids:
-            window.show_error("There are no images to classify here.")
-            return
+            window.statusBar().showMessage(none_message, 10_000)
+            return False
         if window.status.busy():
             window.show_error("Wait for the current job to finish (or cancel it).")
-            return
+            return False
         items = []
         for image_id in ids:
             tile = window.grid.tile_by_id(image_id)
@@ -170,6 +184,7 @@ class Classifier(QObject):
             lambda: (cancel.set(), worker.cancel()),
             len(items),
         )
+        return True
 
     def _job(self, items: list[tuple[int, str]], cancel: threading.Event) -> Iterator[Classified]:
         project = self.window.session.require()

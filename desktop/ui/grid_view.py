@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from desktop.ui.grid_model import Role
 
-_DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
-_CLEAR_KEYS = {Qt.Key.Key_0, Qt.Key.Key_Backspace, Qt.Key.Key_Delete}
+_DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(10)}
+_CLEAR_KEYS = {Qt.Key.Key_Backspace, Qt.Key.Key_Delete}
 _ACCEPT_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter}
 
 
@@ -30,7 +38,7 @@ def paths_from_mime(mime) -> list[Path]:
 
 
 class GridView(QListView):
-    labelKey = Signal(int)  # 1-9: the class with that shortcut
+    labelKey = Signal(int)  # 0-9: the class with that key (desktop.core.class_keys)
     clearKey = Signal()
     acceptKey = Signal()
     pathsDropped = Signal(list)  # list[Path]
@@ -39,6 +47,8 @@ class GridView(QListView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._anchor: tuple[QPersistentModelIndex, int] | None = None
+        """A tile to bring back to the top (and how far past it) once the view is laid out."""
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -110,8 +120,38 @@ class GridView(QListView):
             event.acceptProposedAction()
             self.pathsDropped.emit(paths)
 
+    # --- keeping the user's place ---------------------------------------------------------------
+    def top_index(self) -> QModelIndex:
+        """The tile at the viewport's top-left, where the user's eye is."""
+        return self.indexAt(QPoint(self.spacing() + 1, self.spacing() + 1))
+
+    def keep_at_top(self, index: QModelIndex, offset: int = 0) -> None:
+        """Scroll ``index`` to the top now and again after the next (delayed) layout."""
+        if not index.isValid():
+            return
+        self._anchor = (QPersistentModelIndex(index), offset)
+        self._apply_anchor()
+
+    def doItemsLayout(self) -> None:
+        super().doItemsLayout()
+        self._apply_anchor()
+        self._anchor = None
+
+    def _apply_anchor(self) -> None:
+        if self._anchor is None or not self._anchor[0].isValid():
+            return
+        anchor, offset = self._anchor
+        index = self.model().index(anchor.row(), 0)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.value() + offset)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
+        top = self.top_index()
+        scrolled = self.verticalScrollBar().value() > 0
+        super().resizeEvent(event)  # re-wraps the rows later: keep the top tile on top
+        if scrolled and top.isValid():
+            self.keep_at_top(top, max(0, -self.visualRect(top).top()))
         self._announce_capacity()
 
     def _announce_capacity(self) -> None:

@@ -25,6 +25,7 @@ from desktop.core.relink import FilesChecked, KeyProgress, check_files
 from desktop.core.scanner import detect_class_folders, scan
 from desktop.ui.grid_model import Tile
 from desktop.ui.grid_view import paths_from_mime
+from desktop.ui.loop import when_idle
 from desktop.ui.session import tile_from_row
 
 if TYPE_CHECKING:
@@ -173,6 +174,8 @@ class Ingest:
         self.window.show_current()
         for offer in self.offers:
             self.offer_class_folders(offer)
+        if completed:  # a model is loaded: what was added gets its predictions too
+            when_idle(self.window, self.window.classifier.classify_added)
 
     # --- labels from folders and CSVs --------------------------------------------------------
     def offer_class_folders(self, offer: ClassFolders) -> ImportSummary | None:

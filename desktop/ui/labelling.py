@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
 
+STATUS_MS = 8_000
+
+
+def key_and_name(name: str, key: int | None) -> str:
+    """How a class is listed wherever its key matters: "3  cat", or the name alone."""
+    return f"{key}  {name}" if key is not None else f"   {name}"
+
+
 class Labelling:
     def __init__(self, window: MainWindow) -> None:
         self.window = window
@@ -30,12 +38,28 @@ class Labelling:
     def label_with_shortcut(self, key: int) -> None:
         record = self.window.session.class_by_shortcut(key)
         if record is None:
-            self.window.show_error(
-                f"No class has the key {key}. Add classes in the Classes panel; "
-                "the first nine get the keys 1-9 in their order."
+            self.window.statusBar().showMessage(
+                f"No class has the key {key}: the Classes panel shows each class's key "
+                "(a class named like a key gets it). Backspace clears a label.",
+                STATUS_MS,
             )
             return
         self.label_as(record.id)
+
+    def label_as_chosen(self) -> None:
+        """Edit → Label As…: any class by name, also those past the tenth key."""
+        classes = self.window.session.classes()
+        if not classes:
+            self.window.statusBar().showMessage("Add a class first (Edit → Add Class…).", STATUS_MS)
+            return
+        if not self.window.view.selected_ids():
+            self._say_select_first()
+            return
+        keys = self.window.session.class_keys()
+        texts = {key_and_name(c.name, keys.get(c.id)): c.id for c in classes}
+        chosen = self.window.choose_item("Label as", "Label the selection as:", list(texts))
+        if chosen is not None and chosen in texts:
+            self.label_as(texts[chosen])
 
     def label_as(self, class_id: int | None) -> None:
         """Label the selection with a class (None clears) and move on."""
@@ -48,9 +72,7 @@ class Labelling:
         view = self.window.view
         ids = view.selected_ids()
         if not ids:
-            self.window.show_error(
-                "Select one or more images first (click, or use the arrow keys)."
-            )
+            self._say_select_first()
             return
         if self.window.session.project is not None and self.window.session.project.read_only:
             self.window.show_error("This project is open read-only; labels cannot change.")
@@ -63,6 +85,12 @@ class Labelling:
             self.window.show_error(str(exc))
             return
         self._move_to(next_id, rows[0] if rows else 0)
+
+    def _say_select_first(self) -> None:
+        """Not worth a dialog: a key pressed with nothing selected is said in the status bar."""
+        self.window.statusBar().showMessage(
+            "Select one or more images first (click, or use the arrow keys).", STATUS_MS
+        )
 
     def _proxy_rows(self, ids: Sequence[int]) -> list[int]:
         proxy = self.window.proxy
@@ -114,13 +142,15 @@ class Labelling:
     def build_context_menu(self) -> QMenu:
         menu = QMenu(self.window)
         label_menu = menu.addMenu("Label as…")
+        keys = self.window.session.class_keys()
         for record in self.window.session.classes():
-            text = f"{record.name}\t{record.shortcut}" if record.shortcut else record.name
+            key = keys.get(record.id)
+            text = f"{record.name}\t{key}" if key is not None else record.name
             action = label_menu.addAction(text)
             action.triggered.connect(lambda _=False, cid=record.id: self.label_as(cid))
         label_menu.setEnabled(not label_menu.isEmpty())
         menu.addAction("Accept prediction\tEnter", self.accept_predictions)
-        menu.addAction("Clear label\t0", lambda: self.label_as(None))
+        menu.addAction("Clear label\tBackspace", lambda: self.label_as(None))
         menu.addSeparator()
         menu.addAction("Classify selection", self.window.classifier.classify_selection)
         return menu

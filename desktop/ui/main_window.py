@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui import actions as window_actions
+from desktop.ui import keep_place
 from desktop.ui.classes_panel import ClassesPanel
 from desktop.ui.classifying import Classifier
 from desktop.ui.cluster_import import ClusterImport
@@ -145,10 +146,13 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_classes([c.name for c in classes])
 
     def reload_tiles(self) -> None:
+        """All tiles again (new version, undo): the selection and scroll stay where they were."""
         current = self.current_image_id()
         selected = self.view.selected_ids()
+        place = keep_place.remember(self.view, self.proxy)
         self.grid.set_tiles(self.session.tiles())
         self.labelling.reselect(selected, current)
+        keep_place.restore(self.view, self.proxy, place)
         self.show_current()
 
     def refresh_tiles(self, image_ids: Sequence[int]) -> None:

@@ -152,6 +152,8 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.data: ReviewData | None = None
+        self._filling = False
+        """True while lists are refilled: their first row is chosen, not the user's choice."""
         self.decisions: dict[int, tuple[str, int]] = {}
         """image id -> ("accepted" or "kept", the id of the store action that did it)."""
         self._build()
@@ -240,13 +242,17 @@ class ReviewPanel(QWidget):
         return [s for s in suspects if s.image_id not in self.decisions]
 
     def _fill_suspects(self) -> None:
-        self.suspects.clear()
-        for suspect in self.data.suspects if self.data else []:
-            item = QListWidgetItem()
-            item.setData(ID_ROLE, suspect.image_id)
-            self.suspects.addItem(item)
-            self._paint_suspect(item, suspect)
-        self._select_next_pending(0)
+        self._filling = True  # a new queue must not move the grid away from the user's place
+        try:
+            self.suspects.clear()
+            for suspect in self.data.suspects if self.data else []:
+                item = QListWidgetItem()
+                item.setData(ID_ROLE, suspect.image_id)
+                self.suspects.addItem(item)
+                self._paint_suspect(item, suspect)
+            self._select_next_pending(0)
+        finally:
+            self._filling = False
 
     def _paint_suspect(self, item: QListWidgetItem, suspect: Suspect) -> None:
         name = self.data.names.get(suspect.image_id, f"#{suspect.image_id}") if self.data else ""
@@ -257,7 +263,9 @@ class ReviewPanel(QWidget):
         item.setForeground(self.palette().placeholderText() if decision else self.palette().text())
 
     def _fill_ids(self, widget: QListWidget, ids: Sequence[int]) -> None:
+        widget.blockSignals(True)  # clearing changes the current item: not a user's choice
         widget.clear()
+        widget.blockSignals(False)
         names = self.data.names if self.data else {}
         for image_id in ids:
             item = QListWidgetItem(names.get(image_id, f"#{image_id}"))
@@ -357,7 +365,7 @@ class ReviewPanel(QWidget):
         self.showIds.emit(title, ids)
 
     def _on_current(self, item: QListWidgetItem | None, _previous: object = None) -> None:
-        if item is not None:
+        if item is not None and not self._filling:
             self.imageChosen.emit(int(item.data(ID_ROLE)))
 
 

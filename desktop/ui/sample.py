@@ -37,7 +37,7 @@ def open_sample(window: MainWindow, folder: Path | None = None) -> bool:
     window.ingest.add_paths([sample.images])
     if window.classifier.model is None and not window.classifier.open_model(sample.model):
         return False
-    when_idle(window, window.classifier.classify_unpredicted)
+    when_idle(window, window.classifier.classify_added)
     return True
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.core.class_keys import class_for_key, class_keys
 from desktop.core.errors import InvalidAction, ProjectError
 from desktop.core.records import Action, ClassRecord, ImageRow
 from desktop.core.store import Project
@@ -68,7 +69,12 @@ class Session(QObject):
         return [] if self.project is None else self.project.classes()
 
     def class_by_shortcut(self, key: int) -> ClassRecord | None:
-        return next((c for c in self.classes() if c.shortcut == key), None)
+        """The class number ``key`` labels with (``desktop.core.class_keys`` has the rule)."""
+        return class_for_key(self.classes(), key)
+
+    def class_keys(self) -> dict[int, int]:
+        """Class id -> its number key; classes past the tenth key have none."""
+        return class_keys(self.classes())
 
     def tiles(self, ids: Iterable[int] | None = None) -> list[Tile]:
         """Tiles of all images, or only of ``ids`` (one small query, not a full reload)."""

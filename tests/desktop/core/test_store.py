@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from core_helpers import fresh_rows, labels_in_file, make_image, make_images
 
+from desktop.core.class_keys import class_keys
 from desktop.core.errors import InvalidAction, ProjectError, ProjectLocked, ReadOnlyProject
 from desktop.core.records import PredictionRow
 from desktop.core.schema import APPLICATION_ID, SCHEMA_VERSION
@@ -183,7 +184,8 @@ def test_class_actions_and_their_shortcuts(project, db) -> None:
     project.rename_class(ids["bird"], "parrot")
     project.recolour_class(ids["dog"], "#ABCDEF")
     project.reorder_classes([ids["bird"], ids["cat"], ids["dog"]])
-    assert [(c.name, c.shortcut) for c in project.classes()] == [
+    keys = class_keys(project.classes())
+    assert [(c.name, keys.get(c.id)) for c in project.classes()] == [
         ("parrot", 1),
         ("cat", 2),
         ("dog", 3),
@@ -196,10 +198,11 @@ def test_class_actions_and_their_shortcuts(project, db) -> None:
     ]
 
 
-def test_only_the_first_nine_classes_get_a_shortcut(project) -> None:
+def test_only_the_first_ten_classes_get_a_key(project) -> None:
     for i in range(11):
         project.add_class(f"class {i}")
-    assert [c.shortcut for c in project.classes()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, None, None]
+    keys = class_keys(project.classes())
+    assert [keys.get(c.id) for c in project.classes()] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, None]
 
 
 def test_merge_moves_labels_and_delete_unlabels(project, tmp_path) -> None:
