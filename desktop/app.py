@@ -18,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.paths import APP_NAME, PROJECT_SUFFIX
+from desktop.platform_check import check_before_qt
 from desktop.resources import MissingResource, icon_path
 
 
@@ -63,6 +64,10 @@ def open_window(paths: Sequence[Path] = (), project: Path | None = None):
 
 def run_gui(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    problem = check_before_qt()
+    if problem is not None:  # Qt would abort naming the wrong package
+        print(problem, file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = application()
     window = open_window(args.paths, args.project)
