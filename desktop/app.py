@@ -64,6 +64,11 @@ def open_window(paths: Sequence[Path] = (), project: Path | None = None):
 
 def run_gui(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    from desktop.ui.single_instance import hand_over, serve
+
+    if hand_over(args.paths, args.project):
+        print("Pigeonhole is already open: the paths were handed to its window.")
+        return 0
     problem = check_before_qt()
     if problem is not None:  # Qt would abort naming the wrong package
         print(problem, file=sys.stderr)
@@ -71,6 +76,7 @@ def run_gui(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = application()
     window = open_window(args.paths, args.project)
+    window.instance_server = serve(window)  # later `pigeonhole FOLDER` calls come here
     window.show()
     if not args.paths:
         from desktop.ui.sample import offer_on_first_run
