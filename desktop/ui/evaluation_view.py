@@ -29,6 +29,7 @@ from desktop.core.evaluation import Evaluation, evaluate_version
 from desktop.core.training_run import HISTORY_NAME
 from desktop.core.version_data import VersionDataError, split_image_ids
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
+from desktop.ui.fit_screen import show_all_rows
 from desktop.ui.plain_text import plain, tooltip
 from desktop.ui.reliability_diagram import ReliabilityDiagram
 
@@ -90,6 +91,7 @@ class EvaluationView(QWidget):
         self.loss_plot = CurvesWidget("Loss", LOSS_KEYS)
         self.accuracy_plot = CurvesWidget("Accuracy", ACCURACY_KEYS)
         self.curves_note = QLabel("")
+        self.curves_note.setWordWrap(True)  # a run folder's path must not widen the dock
         plain(self.summary, self.curves_note)
         self.reliability = ReliabilityDiagram()
         plots = QHBoxLayout()
@@ -151,6 +153,7 @@ class EvaluationView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(RIGHT)
                 table.setItem(row, column, item)
+        show_all_rows(table)
 
     def _fill_matrix(self, evaluation: Evaluation) -> None:
         table = self.matrix
@@ -172,6 +175,8 @@ class EvaluationView(QWidget):
                     tooltip(f"labelled {names[row]}, predicted {names[column]}: {count:,}")
                 )
                 table.setItem(row, column, item)
+        table.resizeColumnsToContents()
+        show_all_rows(table)
 
     def _show_history(self, path: Path | None) -> None:
         if path is None:

@@ -14,12 +14,23 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.filter_proxy import Filter, Show, SortBy
+from desktop.ui.flow_layout import FlowLayout
 from desktop.ui.plain_text import plain
 
 THUMB_SIZES = (64, 96, 128, 160, 192, 256)
 SEARCH_PAUSE_MS = 200
 """Typing pauses this long before the grid filters: a pass over 100,000 tiles takes 0.3-0.7 s."""
 _NEEDS_CLASS = (Show.LABELLED_AS, Show.PREDICTED_AS)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets that stay side by side when the bar wraps."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row
 
 
 class FilterBar(QWidget):
@@ -57,18 +68,19 @@ class FilterBar(QWidget):
         self._search_pause.setInterval(SEARCH_PAUSE_MS)
         self.count_label = QLabel()
         plain(self.count_label)
-        layout = QHBoxLayout(self)
+        # Groups that wrap onto a second row when the window is narrow (never overlap).
+        layout = FlowLayout(self, spacing=10)
         layout.setContentsMargins(4, 2, 4, 2)
-        for widget in (QLabel("Show"), self.show_box, self.class_box, self.threshold):
-            layout.addWidget(widget)
-        for widget in (QLabel("Sort"), self.sort_box, self.order_box):
-            layout.addWidget(widget)
-        layout.addWidget(self.search)
-        layout.addStretch(1)
-        layout.addWidget(self.count_label)
-        layout.addWidget(QLabel("Size"))
-        layout.addWidget(self.size_slider)
-        self.show_box.currentIndexChanged.connect(self._emit_filter)
+        for group in (
+            (QLabel("Show"), self.show_box, self.class_box, self.threshold),
+            (QLabel("Sort"), self.sort_box, self.order_box),
+            (self.search,),
+            (self.count_label, QLabel("Size"), self.size_slider),
+        ):
+            layout.addWidget(_row(*group))
+        # ``activated``, not ``currentIndexChanged``: choosing the shown item again (to leave a
+        # confusion cell or review list) must apply it too.
+        self.show_box.activated.connect(self._emit_filter)
         self.class_box.currentIndexChanged.connect(self._emit_filter)
         self.threshold.valueChanged.connect(self._emit_filter)
         self.search.textChanged.connect(self._search_pause.start)
@@ -88,8 +100,11 @@ class FilterBar(QWidget):
 
     def set_show(self, show: Show, class_name: str | None = None) -> None:
         if class_name is not None:
+            self.class_box.blockSignals(True)
             self.class_box.setCurrentText(class_name)
+            self.class_box.blockSignals(False)
         self.show_box.setCurrentIndex(self.show_box.findData(show))
+        self._emit_filter()
 
     def set_sort(self, sort_by: SortBy, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.order_box.setCurrentIndex(self.order_box.findData(order))

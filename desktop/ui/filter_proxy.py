@@ -76,6 +76,7 @@ class FilterProxy(QSortFilterProxyModel):
     """Emits ``countChanged(shown, total)`` whenever what is shown may have changed."""
 
     countChanged = Signal(int, int)
+    filterSet = Signal(object)  # the Filter now applied
 
     def __init__(self, source: GridModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +111,7 @@ class FilterProxy(QSortFilterProxyModel):
         self._filter = new
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         self._announce()
+        self.filterSet.emit(new)
 
     def set_sort(self, sort_by: SortBy, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort_by = sort_by

@@ -27,10 +27,12 @@ from desktop.core.training_run import TrainingRunError, default_runs_folder, new
 from desktop.core.version_data import VersionDataError
 from desktop.ui.evaluation_view import EvaluationView, VersionScore, score_version
 from desktop.ui.filter_proxy import Filter
+from desktop.ui.fit_screen import scrolling
 from desktop.ui.grid_model import Tile
 from desktop.ui.models_panel import ModelsPanel
 from desktop.ui.review_panel import ReviewData, ReviewPanel, gather_review
 from desktop.ui.training_dialog import TrainingDialog
+from desktop.ui.training_status import AUTO_SWITCH_SETTING, TrainingStatus, VersionOffer
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -88,6 +90,10 @@ class Loop(QObject):
         self.evaluation_view = EvaluationView()
         self.review_panel = ReviewPanel(session)
         self.dialog = TrainingDialog(session.require, self.runs_folder, window.settings, window)
+        self.training_status = TrainingStatus()
+        window.statusBar().addPermanentWidget(self.training_status)
+        self.offer = VersionOffer()
+        window.centralWidget().layout().insertWidget(0, self.offer)
         self.docks = {
             "Models": self._add_dock("Models", self.models_panel),
             "Evaluation": self._add_dock("Evaluation", self.evaluation_view),
@@ -106,7 +112,7 @@ class Loop(QObject):
     def _add_dock(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self.window)
         dock.setObjectName(f"dock_loop_{title.lower()}")
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))  # a dock's content scrolls, never widens the window
         self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.window.docks.append(dock)
         return dock
@@ -153,6 +159,11 @@ class Loop(QObject):
         session.history.changed.connect(self._sync_review_with_history)  # after undo or redo
         self.dialog.trained.connect(self._on_trained)
         self.dialog.failed.connect(self._show_error)
+        self.dialog.progressed.connect(self.training_status.follow)
+        self.dialog.ended.connect(self.training_status.stop)
+        self.training_status.showRequested.connect(self.train)
+        self.training_status.cancelRequested.connect(self.dialog.cancel_training)
+        self.offer.useRequested.connect(self.switch_version)
         self.models_panel.versionChosen.connect(self.switch_version)
         self.evaluation_view.cellChosen.connect(self._show_cell)
         self.review_panel.showIds.connect(self.show_ids)
@@ -189,7 +200,22 @@ class Loop(QObject):
         self.dialog.raise_()
 
     def _on_trained(self, model_id: int) -> None:
-        """A trainer run is registered: load it, reclassify everything, then score it."""
+        """A trainer run is registered. With a version already in use, offer the new one beside
+        it (unless the user chose automatic switching); else load it, reclassify, score it."""
+        project = self.window.session.project
+        previous = self.dialog.previous_model_id
+        auto = self.window.settings.value(AUTO_SWITCH_SETTING, False, type=bool)
+        known = {r.id: r for r in project.models()} if project is not None else {}
+        if previous in known and model_id in known and previous != model_id and not auto:
+            try:
+                project.set_current_model(previous)  # registering made it current: undo that
+            except ProjectError as exc:
+                self.window.show_error(str(exc))
+                return
+            self.refresh_models()
+            self.offer.offer(known[model_id], known[previous])
+            return
+        self.offer.dismiss()
         self._load_current()
         if self.window.classifier.model_id != model_id:
             self.window.show_error(f"v{model_id} was added but could not be loaded.")
@@ -286,6 +312,8 @@ class Loop(QObject):
         except ProjectError as exc:
             self.window.show_error(str(exc))
             return
+        if self.offer.model_id == model_id:
+            self.offer.dismiss()
         self._load_current()
         if project.unpredicted_image_ids(model_id):
             self.window.classifier.classify_unpredicted()
@@ -308,7 +336,7 @@ class Loop(QObject):
         """Filter the grid to exactly these images; the filter bar's choices leave it again."""
         self.window.proxy.set_filter(IdsFilter(image_ids=frozenset(ids), title=title))
         self.window.statusBar().showMessage(
-            f"Showing {title} ({len(ids):,}); choose Show above to see the others.", 15_000
+            f"Showing {title} ({len(ids):,}); the ✕ on the filter chip shows the others.", 15_000
         )
 
     def select_image(self, image_id: int) -> None:

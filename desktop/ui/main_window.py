@@ -32,7 +32,9 @@ from desktop.ui.classifying import Classifier
 from desktop.ui.cluster_import import ClusterImport
 from desktop.ui.exporting import Exporter
 from desktop.ui.filter_bar import FilterBar
+from desktop.ui.filter_chip import FilterChip
 from desktop.ui.filter_proxy import Filter, FilterProxy, Show
+from desktop.ui.fit_screen import scrolling
 from desktop.ui.grid_model import GridModel
 from desktop.ui.grid_view import GridView
 from desktop.ui.ingest import Ingest
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.view.setItemDelegate(self.delegate)
         self.filter_bar = FilterBar()
         self.filter_bar.set_thumb_size(thumb)
+        self.filter_chip = FilterChip()
         self.status = StatusArea(self.statusBar(), self)
         self._build_central()
         self.classes_panel = ClassesPanel(self, self.session)
@@ -104,13 +107,14 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.filter_bar)
+        layout.addWidget(self.filter_chip)
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
     def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))  # a dock's content scrolls, never widens the window
         self.addDockWidget(area, dock)
         return dock
 
@@ -120,6 +124,8 @@ class MainWindow(QMainWindow):
         self.filter_bar.sortChanged.connect(self.proxy.set_sort)
         self.filter_bar.thumbSizeChanged.connect(self.set_thumb_size)
         self.proxy.countChanged.connect(self.filter_bar.set_count)
+        self.proxy.filterSet.connect(lambda f: self.filter_chip.follow(f, self.proxy.shown()))
+        self.filter_chip.removed.connect(lambda: self.apply_filter(self.filter_bar.current()))
         self.view.pathsDropped.connect(self.ingest.add_paths)
         self.view.visibleCapacityChanged.connect(lambda n: self.thumbnails.set_memory_items(4 * n))
         self.view.selectionModel().currentChanged.connect(lambda *_: self.show_current())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+from PySide6.QtWidgets import QProgressBar, QPushButton, QStatusBar, QWidget
 
+from desktop.ui.fit_screen import ElidedLabel
 from desktop.ui.plain_text import plain
 
 
@@ -14,19 +15,22 @@ class StatusArea:
 
     def __init__(self, bar: QStatusBar, parent: QWidget | None = None) -> None:
         self.bar = bar
-        self.job_label = QLabel(parent)
+        self.job_label = ElidedLabel(parent=parent)
+        self.job_label.setMinimumWidth(160)
         self.progress = QProgressBar(parent)
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel", parent)
-        self.provider_label = QLabel(parent)
-        plain(self.job_label, self.provider_label)
+        self.provider_label = ElidedLabel(parent=parent)
+        self.provider_label.setMinimumWidth(120)
+        plain(self.provider_label)
         self.provider_label.setToolTip("What runs the model (from ONNX Runtime's session)")
         self._on_cancel: Callable[[], None] | None = None
-        bar.addWidget(self.job_label)
-        bar.addWidget(self.progress)
-        bar.addWidget(self.cancel_button)
-        bar.addPermanentWidget(self.provider_label)
+        # Permanent widgets: a status message is drawn beside them, never over them.
+        bar.addPermanentWidget(self.job_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.provider_label, 1)
         self.cancel_button.clicked.connect(self._cancel)
         self.finish()
 

@@ -67,6 +67,10 @@ class TrainingDialog(QDialog):
 
     trained = Signal(int)
     failed = Signal(str)
+    progressed = Signal(str, int, int)
+    """(what the trainer does now, epochs done, epochs planned or 0): for the status bar."""
+    ended = Signal()
+    """A run stopped, however it ended (done, failed or cancelled)."""
 
     def __init__(
         self,
@@ -84,6 +88,8 @@ class TrainingDialog(QDialog):
         self.run: TrainingRun | None = None
         self._target: Project | None = None
         """The project the running trainer's version goes to, even if another is opened."""
+        self.previous_model_id: int | None = None
+        """The version in use when the run started: the new one is offered next to it."""
         self._n_labels = 0
         self._last_epoch_at = 0.0
         self._build()
@@ -121,7 +127,7 @@ class TrainingDialog(QDialog):
         form.addRow("Mirror images", self.flips)
         form.addRow("Time budget", self.time_budget)
         self.backbone.currentTextChanged.connect(self._follow_backbone)
-        self.stage_label = QLabel("Ready: the labelled images will be the training data.")
+        self.stage_label = QLabel(READY)
         self.stage_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.eta_label = QLabel("")
@@ -227,6 +233,7 @@ class TrainingDialog(QDialog):
             return self._refuse(f"Cannot prepare the training run: {exc}")
         self._save_options(options)
         self._target = project
+        self.previous_model_id = project.current_model_id()
         self._n_labels = prepared.n_labels
         self.run = TrainingRun(prepared.run_dir, options)
         self.process = TrainerProcess(self.run, prepared.command, self)
@@ -235,7 +242,14 @@ class TrainingDialog(QDialog):
         self._reset_display(f"Starting the trainer on {self._n_labels:,} labelled images…")
         self._set_running(True)
         self.process.start()
+        self.progressed.emit("Training: starting the trainer…", 0, 0)
         return True
+
+    def showEvent(self, event) -> None:
+        """Opened again after a run: say what happens next, not what the last run said."""
+        if not self.is_running():
+            self._reset_display(READY)
+        super().showEvent(event)
 
     def cancel_training(self) -> None:
         """Stop the child; nothing it wrote is registered, and its run folder is removed."""
@@ -270,6 +284,7 @@ class TrainingDialog(QDialog):
         assert run is not None
         if event.kind == "stage":
             self.stage_label.setText(f"Trainer: {run.stage}…")
+
         elif event.kind == "start":
             sizes = event.fields.get("split_sizes") or {}
             self.stage_label.setText(
@@ -287,6 +302,20 @@ class TrainingDialog(QDialog):
             self.progress.setRange(0, max(run.planned_epochs(), len(run.epochs)))
             self.progress.setValue(len(run.epochs))
             self._show_eta()
+        self._announce()
+
+    def _announce(self) -> None:
+        """The status bar's one line: the stage or epoch, and the time left."""
+        run = self.run
+        if run is None:
+            return
+        done = len(run.epochs)
+        planned = max(run.planned_epochs(), done) if done else 0
+        text = f"Training: epoch {done} of {planned}" if done else f"Training: {run.stage}…"
+        eta = self.eta_label.text().removeprefix("Time left: ").split(",")[0]
+        self.progressed.emit(
+            f"{text}, {eta} left" if eta.startswith("about") else text, done, planned
+        )
 
     def _show_eta(self) -> None:
         if self.run is None or self.run.status != "running":
@@ -298,8 +327,15 @@ class TrainingDialog(QDialog):
             self.eta_label.setText(f"Time left: known after the first epoch{within}")
         else:
             self.eta_label.setText(f"Time left: about {format_duration(eta)}{within} (then export)")
+        self._announce()
 
     def _on_ended(self, run: TrainingRun) -> None:
+        try:
+            self._finish(run)
+        finally:
+            self.ended.emit()
+
+    def _finish(self, run: TrainingRun) -> None:
         self._ticker.stop()
         self._set_running(False)
         self.progress.setRange(0, 1)
@@ -327,6 +363,9 @@ class TrainingDialog(QDialog):
         self.trained.emit(model_id)
 
 
+READY = "Ready: the labelled images will be the training data."
+
+
 def format_duration(seconds: float) -> str:
     """'45 s', '3 min 05 s', '1 h 02 min': precise enough for a wait."""
     seconds = round(seconds)
@@ -345,9 +384,9 @@ def _summary(run: TrainingRun) -> str:
     if isinstance(accuracy, int | float) and isinstance(macro_f1, int | float):
         return (
             f"Done: test accuracy {accuracy:.1%}, macro F1 {macro_f1:.3f}. "
-            "The new version is loaded; the images are being reclassified."
+            "The main window offers the new version next to the one in use."
         )
-    return "Done. The new version is loaded; the images are being reclassified."
+    return "Done. The main window offers the new version next to the one in use."
 
 
 def _choices(names: tuple[str, ...], tips: dict[str, str]) -> QComboBox:
