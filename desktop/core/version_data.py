@@ -105,8 +105,9 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
     split_csv = model_path.parent / SPLIT_FILE
     if not split_csv.is_file():
         raise VersionDataError(
-            f"this version has no split.csv next to {model_path.name} (a quick retrain or a "
-            "model trained elsewhere), so it has no validation or test split"
+            f"this version ({model_path.name}) was not trained in this app, or its run folder "
+            "lost its split file, so it has no validation or test images of its own; train a "
+            "version here (Model → Train…) to get them"
         )
     root = data_root_of(model_path.parent)
     rels = [rel for rel, _, where in read_split_csv(split_csv) if where == split]

@@ -18,6 +18,11 @@ from desktop.ui.flow_layout import FlowLayout
 from desktop.ui.plain_text import plain
 
 THUMB_SIZES = (64, 96, 128, 160, 192, 256)
+LOW_CONFIDENCE_TIP = (
+    "Low confidence: the top prediction's probability is below this number, which you choose. "
+    "Review → Uncertain uses its own threshold, fitted to each version on its validation "
+    "images so that the predictions above it are right 95 % of the time; the two differ."
+)
 SEARCH_PAUSE_MS = 200
 """Typing pauses this long before the grid filters: a pass over 100,000 tiles takes 0.3-0.7 s."""
 _NEEDS_CLASS = (Show.LABELLED_AS, Show.PREDICTED_AS)
@@ -48,7 +53,7 @@ class FilterBar(QWidget):
         self.threshold = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
         self.threshold.setValue(Filter().low_confidence)
         self.threshold.setPrefix("< ")
-        self.threshold.setToolTip("Low confidence means below this probability")
+        self.threshold.setToolTip(LOW_CONFIDENCE_TIP)
         self.sort_box = QComboBox()
         for sort_by in SortBy:
             self.sort_box.addItem(sort_by.value, sort_by)

@@ -17,7 +17,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QResizeEvent
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from desktop.ui.grid_model import Role
@@ -47,6 +55,7 @@ class GridView(QListView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.empty_text = "Drop folders of images here\n(or File → Add Folder…)"
         self._anchor: tuple[QPersistentModelIndex, int] | None = None
         """A tile to bring back to the top (and how far past it) once the view is laid out."""
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -119,6 +128,25 @@ class GridView(QListView):
         if paths:
             event.acceptProposedAction()
             self.pathsDropped.emit(paths)
+
+    # --- an empty grid says what to do ----------------------------------------------------------
+    def set_empty_text_for(self, shown: int, total: int) -> None:
+        """What an empty grid says: how to add images, or that the filter hides them all."""
+        if total == 0:
+            self.empty_text = "Drop folders of images here\n(or File → Add Folder…)"
+        else:
+            self.empty_text = f"No image matches this filter ({total:,} in the project)"
+        self.viewport().update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if model is not None and model.rowCount() == 0 and self.empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                self.viewport().rect(), int(Qt.AlignmentFlag.AlignCenter), self.empty_text
+            )
 
     # --- keeping the user's place ---------------------------------------------------------------
     def top_index(self) -> QModelIndex:

@@ -282,11 +282,16 @@ def describe_outside(csv_path: Path, outside: Sequence[str]) -> str:
 def describe_import(source: str, summary: ImportSummary) -> str:
     """The summary dialog's text: what changed and what was skipped, grouped by reason."""
     classes = {name for name in summary.unknown_classes}
-    lines = [
-        f"{source}: {summary.n_rows:,} rows read.",
-        f"{summary.n_labelled:,} images labelled ({summary.n_images_added:,} newly added).",
-        f"{summary.n_classes_created} classes created.",
-    ]
+    added = (
+        f" ({summary.n_images_added:,} of them new to the project)"
+        if summary.n_images_added
+        else ""
+    )
+    lines = [f"{source}: {summary.n_labelled:,} images labelled{added}."]
+    if summary.n_rows != summary.n_labelled:
+        lines.append(f"{summary.n_rows:,} entries read.")
+    if summary.n_classes_created:
+        lines.append(f"{summary.n_classes_created} classes created.")
     if summary.n_duplicates:
         lines.append(f"{summary.n_duplicates} paths were listed twice (the last label wins).")
     if classes and not summary.n_classes_created:

@@ -113,6 +113,7 @@ class Loop(QObject):
         dock = QDockWidget(title, self.window)
         dock.setObjectName(f"dock_loop_{title.lower()}")
         dock.setWidget(scrolling(widget))  # a dock's content scrolls, never widens the window
+        dock.toggleViewAction().setText(f"{title} Panel")  # not a second "Review" in the menu
         self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.window.docks.append(dock)
         return dock

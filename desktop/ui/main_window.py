@@ -45,6 +45,7 @@ from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
 from desktop.ui.project_files import ProjectFiles
+from desktop.ui.search_keys import undo_beside_search
 from desktop.ui.session import Session
 from desktop.ui.thumbnails import ThumbnailLoader
 from desktop.ui.tile_delegate import TileDelegate
@@ -134,6 +135,9 @@ class MainWindow(QMainWindow):
         self.session.classesChanged.connect(self._on_classes_changed)
         self.session.labelsChanged.connect(self.refresh_tiles)
         self.session.history.failed.connect(lambda message: self.show_error(message))
+        self.session.historyStepped.connect(lambda text: self.statusBar().showMessage(text, 8_000))
+        self.proxy.countChanged.connect(self.view.set_empty_text_for)
+        undo_beside_search(self)
 
     # --- keeping the views in step with the session -----------------------------------------
     def _on_project_opened(self) -> None:

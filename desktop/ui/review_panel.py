@@ -60,6 +60,7 @@ class ReviewData:
     noise_detail: str = ""
     settled: int = 0
     label_next: list[int] = field(default_factory=list)
+    label_next_note: str = ""
     uncertain: list[int] = field(default_factory=list)
     uncertain_note: str = ""
     churn: Churn | None = None
@@ -85,9 +86,23 @@ def gather_review(project: Project, model_id: int) -> ReviewData:
         noise_note=result.noise_summary() if result else "",
         noise_detail=tooltip("\n".join(c.describe() for c in result.noise)) if result else "",
         settled=result.settled if result else 0,
-        label_next=label_next, uncertain=uncertain, uncertain_note=uncertain_note,
+        label_next=label_next, label_next_note=_label_next_note(project, model_id, label_next),
+        uncertain=uncertain, uncertain_note=uncertain_note,
         churn=churn, churn_note=churn_note, names=names,
     )  # fmt: skip
+
+
+def _label_next_note(project: Project, model_id: int, label_next: list[int]) -> str:
+    """Why the list is what it is, above all why it is empty."""
+    if label_next:
+        return "Unlabelled images the version hesitates on most (smallest top-2 margin) first."
+    unlabelled = project.counts().unlabelled
+    if not unlabelled:
+        return "Nothing to suggest: every image is labelled. Add images to get suggestions."
+    return (
+        f"Nothing to suggest yet: the {unlabelled:,} unlabelled images have no prediction from "
+        f"v{model_id}. Classify → Classify Not Yet Predicted, then review again."
+    )
 
 
 def _uncertain(project: Project, model_id: int) -> tuple[list[int], str]:
@@ -111,8 +126,10 @@ def _uncertain(project: Project, model_id: int) -> tuple[list[int], str]:
             "split, so every unlabelled image is uncertain: label more, then train."
         )
     return ids, (
-        f"Below {calibration.threshold:.2f} confidence (keeps {calibration.precision:.0%} "
-        f"precision on {calibration.coverage:.0%} of the validation split)."
+        f"Below {calibration.threshold:.2f} confidence: the threshold fitted to v{model_id} so "
+        f"that predictions above it keep {calibration.precision:.0%} precision on "
+        f"{calibration.coverage:.0%} of the validation split (Show → Low confidence uses a "
+        "threshold you choose instead)."
     )
 
 
@@ -176,12 +193,13 @@ class ReviewPanel(QWidget):
         self.next_list, self.show_next = QListWidget(), QPushButton("Show in grid")
         self.uncertain_list, self.show_uncertain = QListWidget(), QPushButton("Show in grid")
         self.uncertain_note = _plain_label()
+        self.next_note = _plain_label()
         decide = QHBoxLayout()
         for button in (self.accept_button, self.keep_button, self.show_suspects):
             decide.addWidget(button)
         self.tabs = QTabWidget()
         self.tabs.addTab(_page(self.suspects, decide), "Suspects")
-        self.tabs.addTab(_page(self.next_list, self.show_next), "Label next")
+        self.tabs.addTab(_page(self.next_note, self.next_list, self.show_next), "Label next")
         self.tabs.addTab(_page(self.uncertain_note, self.uncertain_list, self.show_uncertain),
                          "Uncertain")  # fmt: skip
         layout = QVBoxLayout(self)
@@ -224,6 +242,7 @@ class ReviewPanel(QWidget):
         self._fill_ids(self.next_list, data.label_next if data else [])
         self._fill_ids(self.uncertain_list, data.uncertain if data else [])
         self.uncertain_note.setText(data.uncertain_note if data else "")
+        self.next_note.setText(data.label_next_note if data else "")
         self._fill_churn()
 
     def churn_counts(self) -> dict[str, int]:

@@ -28,11 +28,13 @@ class Session(QObject):
     classesChanged = Signal()
     labelsChanged = Signal(list)  # image ids
     everythingChanged = Signal()  # undo/redo, predictions: reload all tiles
+    historyStepped = Signal(str)  # "Undone: Label 3 images as cat", for the status bar
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
         self._stepped: Action | None = None  # the action the last undo/redo moved over
+        self._step_word = "Undone"
         self.history = HistoryMirror(self)
         self.history.changed.connect(self._after_history_step)
 
@@ -155,17 +157,21 @@ class Session(QObject):
     def _undo_step(self) -> Action | None:
         self._stepped = None
         self._stepped = self.require().undo()
+        self._step_word = "Undone"
         return self._stepped
 
     def _redo_step(self) -> Action | None:
         self._stepped = None
         self._stepped = self.require().redo()
+        self._step_word = "Redone"
         return self._stepped
 
     def _after_history_step(self) -> None:
         """Reload only the images an undone/redone label action touched; class actions (and
         anything unknown) reload everything, since names and colours may have changed."""
         stepped, self._stepped = self._stepped, None
+        if stepped is not None:
+            self.historyStepped.emit(f"{self._step_word}: {stepped.text}")
         touched = None
         if stepped is not None and self.project is not None:
             touched = self.project.labels_touched_by(stepped.id)
