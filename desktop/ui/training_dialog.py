@@ -384,9 +384,9 @@ def _summary(run: TrainingRun) -> str:
     if isinstance(accuracy, int | float) and isinstance(macro_f1, int | float):
         return (
             f"Done: test accuracy {accuracy:.1%}, macro F1 {macro_f1:.3f}. "
-            "The main window offers the new version next to the one in use."
+            "The new version is in the main window (beside the one in use, if there is one)."
         )
-    return "Done. The main window offers the new version next to the one in use."
+    return "Done. The new version is in the main window (beside the one in use, if there is one)."
 
 
 def _choices(names: tuple[str, ...], tips: dict[str, str]) -> QComboBox:

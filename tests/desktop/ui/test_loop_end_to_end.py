@@ -370,3 +370,55 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
     assert window.errors == []
     loop.shutdown()
     window.shutdown()
+
+
+def test_training_behind_a_closed_dialog_shows_in_the_status_bar_and_is_offered(
+    trained: Trained, opened, qtbot
+) -> None:
+    """A second run: its progress is in the main window, and v1 stays in use until the user
+    takes the new version from the offer bar, which shows both scores."""
+    window, loop = opened
+    project = window.session.project
+    window.actions["Train"].trigger()
+    loop.dialog.set_options(SETTINGS)
+    assert loop.dialog.start_training()
+    loop.dialog.hide()
+    status = loop.training_status
+    seen: list[str] = []
+    wait_until(lambda: seen.append(status.label.text()) or not loop.dialog.is_running(), 400)
+    assert loop.dialog.run.status == "done", window.errors
+    assert any(text.startswith("Training: epoch ") for text in seen), seen
+    assert not status.isVisible()
+    new = max(record.id for record in project.models())
+    assert new != trained.model_id
+    assert project.current_model_id() == trained.model_id == window.classifier.model_id
+    offer = loop.offer
+    assert offer.isVisible()
+    assert offer.label.text().startswith(f"v{new} is trained: test accuracy ")
+    assert f"In use: v{trained.model_id}, test accuracy " in offer.label.text()
+    qtbot.mouseClick(offer.use_button, Qt.MouseButton.LeftButton)
+    wait_until(lambda: idle(window) and window.classifier.model_id == new, 180)
+    assert project.current_model_id() == new and not offer.isVisible()
+    assert window.errors == []
+    for dock in window.docks:  # after a training with Evaluation open, it still fits a laptop
+        dock.show()
+    loop.evaluate()
+    wait_until(lambda: idle(window) and loop.evaluation_view.score is not None, 120)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 700, hint
+
+
+def test_cancel_in_the_status_bar_stops_the_trainer(trained: Trained, opened, qtbot) -> None:
+    window, loop = opened
+    project = window.session.project
+    window.actions["Train"].trigger()
+    loop.dialog.set_options(SETTINGS)
+    assert loop.dialog.start_training()
+    loop.dialog.hide()
+    status = loop.training_status
+    assert status.isVisible() and status.cancel_button.isEnabled()
+    qtbot.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)
+    wait_until(lambda: not loop.dialog.is_running(), 60)
+    assert loop.dialog.run.status == "cancelled"
+    assert [record.id for record in project.models()] == [trained.model_id]
+    assert not status.isVisible() and not loop.offer.isVisible()
