@@ -45,10 +45,34 @@ def idle(window: MainWindow) -> bool:
     return not window.status.busy() and not window.workers.busy()
 
 
+def second_training(app: QApplication, window: MainWindow, out: Path) -> None:
+    """A second run behind the closed dialog: its status bar line, then the offer bar."""
+    dialog, loop = window.loop.dialog, window.loop
+    window.resize(*SIZES[0])
+    if not dialog.start_training():
+        raise SystemExit("the second training did not start")
+    dialog.hide()
+    wait(app, lambda: "epoch" in loop.training_status.label.text(), 1200, "an epoch")
+    window.grab().save(str(out / "screenshot-training-1366x768.png"))
+    wait(app, lambda: loop.offer.isVisible() or not dialog.is_running(), 1200, "the offer")
+    for _ in range(10):
+        app.processEvents()
+        time.sleep(0.05)
+    window.grab().save(str(out / "screenshot-offer-1366x768.png"))
+    print(f"offer: {loop.offer.label.text()}")
+    loop.offer.use_button.click()
+    wait(app, lambda: idle(window), 600, "reclassifying with the new version")
+    loop.evaluate()
+    wait(app, lambda: idle(window), 300, "evaluation")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--second", action="store_true", help="train again: shots of the status bar and the offer"
+    )
     args = parser.parse_args()
     app = application()
     work = Path(tempfile.mkdtemp(prefix="pigeonhole-shots-"))
@@ -89,6 +113,8 @@ def main() -> int:
     wait(app, lambda: idle(window), 300, "evaluation")
     window.loop.docks["Evaluation"].raise_()
 
+    if args.second:
+        second_training(app, window, args.out)
     hint = window.minimumSizeHint()
     print(f"window minimum size after training and Evaluation: {hint.width()}×{hint.height()}")
     args.out.mkdir(parents=True, exist_ok=True)

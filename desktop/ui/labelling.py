@@ -22,8 +22,8 @@ STATUS_MS = 8_000
 
 
 def key_and_name(name: str, key: int | None) -> str:
-    """How a class is listed wherever its key matters: "3  cat", or the name alone."""
-    return f"{key}  {name}" if key is not None else f"   {name}"
+    """How a class is listed wherever its key matters: "[3]  cat", or the name alone."""
+    return f"[{key}]  {name}" if key is not None else f"       {name}"
 
 
 class Labelling:

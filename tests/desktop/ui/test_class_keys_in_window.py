@@ -53,7 +53,9 @@ def test_digit_keys_label_the_class_of_that_name(window, tmp_path, qtbot, wait_i
     assert names[1] not in labels_on_disk(window.session.path)
 
     panel_texts = [window.classes_panel.list.item(i).text() for i in range(10)]
-    assert all(text.startswith(f"{text.split()[1]}  ") for text in panel_texts)  # "7  7  (1)"
+    assert all(
+        text.startswith(f"[{text.split()[1]}]  {text.split()[1]}  (") for text in panel_texts
+    )
     menu = window.labelling.build_context_menu().actions()[0].menu()
     assert {a.text() for a in menu.actions()} == {f"{d}\t{d}" for d in range(10)}
     rows = dict(shortcut_rows(window))
@@ -81,7 +83,7 @@ def test_a_class_past_the_tenth_key_is_reached_by_label_as(window, tmp_path, qtb
     window.choose_item = choose
     window.view.select_row(0)
     window.actions["Label As"].trigger()
-    assert len(offered[0]) == 11 and offered[0][9].startswith("0  kind 9")
+    assert len(offered[0]) == 11 and offered[0][9] == "[0]  kind 9"
     assert set(labels_on_disk(window.session.path).values()) == {"kind 10"}
     assert ("Ctrl+L", "label as any class, also kind 10…") in shortcut_rows(window)
 
