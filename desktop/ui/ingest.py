@@ -99,8 +99,14 @@ class Ingest:
 
     def scan_in_background(self, paths: list[Path]) -> None:
         window = self.window
-        if window.session.project is None or window.session.project.read_only:
-            window.show_error("Images can only be added to a project open for writing.")
+        if window.session.project is None:
+            window.show_error("No project is open: File → New Project… or Open Project… first.")
+            return
+        if window.session.project.read_only:
+            window.show_error(
+                "This project is open read-only (another window writes it), so images cannot be "
+                "added here: add them in that window, or File → New Project… for a separate one."
+            )
             return
         if window.status.busy():
             window.show_error("Wait for the current job to finish (or cancel it), then add again.")

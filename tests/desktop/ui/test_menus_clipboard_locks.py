@@ -111,7 +111,7 @@ def test_a_project_in_use_opens_read_only_and_refuses_every_change(
     qtbot.keyClick(other.view, Qt.Key.Key_2)
     assert other.errors[-1] == "This project is open read-only; labels cannot change."
     other.ingest.add_paths([tmp_path / "imgs"])
-    assert other.errors[-1] == "Images can only be added to a project open for writing."
+    assert other.errors[-1].startswith("This project is open read-only (another window writes it)")
     assert labels_on_disk(path) == before
     other.shutdown()
 
