@@ -284,7 +284,6 @@ class TrainingDialog(QDialog):
         assert run is not None
         if event.kind == "stage":
             self.stage_label.setText(f"Trainer: {run.stage}…")
-
         elif event.kind == "start":
             sizes = event.fields.get("split_sizes") or {}
             self.stage_label.setText(
@@ -311,7 +310,8 @@ class TrainingDialog(QDialog):
             return
         done = len(run.epochs)
         planned = max(run.planned_epochs(), done) if done else 0
-        text = f"Training: epoch {done} of {planned}" if done else f"Training: {run.stage}…"
+        stage = run.stage or "starting"
+        text = f"Training: epoch {done} of {planned}" if done else f"Training: {stage}…"
         eta = self.eta_label.text().removeprefix("Time left: ").split(",")[0]
         self.progressed.emit(
             f"{text}, {eta} left" if eta.startswith("about") else text, done, planned
