@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel
-from PySide6.QtWidgets import QApplication
 
 from desktop.ui.filter_proxy import Show
 from desktop.ui.loop import IdsFilter
@@ -23,17 +22,16 @@ def with_model(window, tiny_model_path, wait_idle):
 
 
 def test_images_added_with_a_model_loaded_are_classified_by_themselves(
-    with_model, tiny_dataset_dir, wait_idle
+    with_model, tiny_dataset_dir, wait_idle, qtbot
 ):
     window = with_model
     window.answers = [False]  # the class-folder offer: no, let the model predict
     window.ingest.add_paths([tiny_dataset_dir])
     wait_idle(window)
-    for _ in range(40):  # the classification starts once the scan's job has ended
-        QApplication.processEvents()
-        if window.status.busy():
-            break
-    wait_idle(window, timeout=120_000)
+    # Nobody asks: the classification starts by itself once the scan's job has ended.
+    qtbot.waitUntil(lambda: window.classifier.last_run is not None, timeout=120_000)
+    wait_idle(window)
+    assert window.classifier.last_run == (60, 0, True)
     tiles = window.grid.tiles()
     assert len(tiles) == 60 and all(t.prediction is not None for t in tiles)
     project = window.session.project
