@@ -8,7 +8,7 @@ a new version, the version in use stays in use unless the user chose automatic s
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from desktop.core.records import ModelRecord
@@ -16,6 +16,9 @@ from desktop.ui.plain_text import plain
 
 AUTO_SWITCH_SETTING = "training/use_new_version"
 """QSettings key: true makes a newly trained version the one in use at once."""
+
+
+LONGEST_LINE = "Training: epoch 100 of 100, about 14 min 59 s left"
 
 
 class TrainingStatus(QWidget):
@@ -28,6 +31,8 @@ class TrainingStatus(QWidget):
         super().__init__(parent)
         self.label = QLabel()
         plain(self.label)
+        # Room for the longest line, so the bar's other texts give way and not this one.
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(LONGEST_LINE) + 8)
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(120)
         self.bar.setTextVisible(False)
@@ -84,7 +89,9 @@ class VersionOffer(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(self.use_button)
         layout.addWidget(self.keep_button)
-        self.setAutoFillBackground(True)
+        self.setObjectName("VersionOffer")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.setStyleSheet("#VersionOffer { background: palette(alternate-base); }")
         self.use_button.clicked.connect(self._use)
         self.keep_button.clicked.connect(self.dismiss)
         self.setVisible(False)
