@@ -117,7 +117,7 @@ def trained(qapp, tmp_path_factory) -> Trained:
         loop.dialog.set_options(SETTINGS)
         etas: list[str] = []
         assert loop.dialog.start_training()
-        wait_until(lambda: _note_eta(loop, etas) and not loop.dialog.is_running(), 300)
+        wait_until(lambda: _note_eta(loop, etas) and not loop.dialog.is_running(), 900)
         assert loop.dialog.run.status == "done", window.errors
         wait_until(lambda: idle(window) and loop.review_panel.data is not None, 180)
         assert window.errors == []
@@ -385,7 +385,7 @@ def test_training_behind_a_closed_dialog_shows_in_the_status_bar_and_is_offered(
     loop.dialog.hide()
     status = loop.training_status
     seen: list[str] = []
-    wait_until(lambda: seen.append(status.label.text()) or not loop.dialog.is_running(), 400)
+    wait_until(lambda: seen.append(status.label.text()) or not loop.dialog.is_running(), 900)
     assert loop.dialog.run.status == "done", window.errors
     assert any(text.startswith("Training: epoch ") for text in seen), seen
     assert not status.isVisible()
