@@ -225,6 +225,7 @@ class ReviewPanel(QWidget):
         self.changed_button.clicked.connect(lambda: self._show_churn("changed"))
         for widget in (self.suspects, self.next_list, self.uncertain_list):
             widget.currentItemChanged.connect(self._on_current)
+            widget.itemClicked.connect(self._on_current)  # also the row already current
 
     # --- showing -------------------------------------------------------------------------------
     def set_data(

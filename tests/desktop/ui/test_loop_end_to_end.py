@@ -349,8 +349,15 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
     assert panel.data.settled == 1 and "1 answered before" in panel.heading.text()
     assert panel.noise_label.text().endswith("labels look wrong.")
 
-    # The number next to a suspect is the one the preview shows for that image and version.
+    # The queue came back without moving the grid; a click on a suspect shows it there, and
+    # the number next to it is the one the preview shows for that image and version.
     first = panel.data.suspects[0]
+    assert window.current_image_id() is None
+    loop.docks["Review"].show()
+    loop.docks["Review"].raise_()
+    panel.tabs.setCurrentIndex(0)
+    rect = panel.suspects.visualItemRect(panel.suspects.item(0))
+    qtbot.mouseClick(panel.suspects.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.current_image_id() == first.image_id
     bars = dict(window.preview.bars.rows())
     if first.probability is None:
