@@ -12,13 +12,14 @@ all grouped pairs right at the recall where the all-pairs rule gets most of them
 (Centring the embeddings first helped a little more, but in a small project the mean is the
 copies' own mean, and two copies of one picture then point in opposite directions.)
 
-Library: scikit-learn's ``NearestNeighbors`` (BSD, already a dependency), brute force, exact, so
-the measured threshold means the same on every project and there is no index to build, tune or
-keep. faiss-cpu (MIT), hnswlib and usearch (Apache-2.0) are approximate indexes with compiled
-wheels. Measured (benchmarks/near_duplicates.py, 1280-d, 2 shared cores): 35 s at 10,000
-embeddings, 4.4 min at 30,000; the cost grows with n², so 100,000 would be ~45 min, past what a
-background job should take: that is where an approximate index (hnswlib, the smallest of them)
-should replace the brute-force query behind this same function.
+Search: exact, by float32 matrix products of the normalised embeddings in blocks of rows, each
+block keeping only its rows' best other row (top-1). That is what the rule needs and nothing more:
+no index to build, tune or keep, the same answer on every project, so the measured threshold means
+the same everywhere, and memory bounded by the block (about 64 MB). scikit-learn's brute-force
+``NearestNeighbors`` (the first version) computes the same neighbours through float64 distances
+and a sort per row and was 10x+ slower (benchmarks/near_duplicates.py measures both in one run).
+The cost still grows with n²; past about 100,000 images an approximate index (hnswlib, Apache-2.0,
+the smallest of faiss-cpu/hnswlib/usearch) would replace ``nearest_others`` behind this module.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
-from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import normalize
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -38,8 +37,8 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 0.985
 """Cosine similarity from which an image and its nearest neighbour count
 as one picture; measured in benchmarks/near_duplicates.py."""
-NEIGHBOURS = 1
-"""Nearest neighbours each image may link to."""
+BLOCK_BYTES = 64 * 2**20
+"""Memory for one block of similarities (rows x all images, float32)."""
 
 
 class NearDuplicatesError(Exception):
@@ -65,8 +64,12 @@ def near_duplicate_groups(
         )
     if len(ids) < 2:
         return []
-    unit = normalize(vectors)
-    _, component = connected_components(_links(unit, threshold), directed=False)
+    unit = _normalised(vectors)
+    nearest, similarity = nearest_others(unit)
+    linked = np.flatnonzero(similarity >= np.float32(threshold) - np.float32(1e-6))
+    n = len(unit)
+    graph = csr_matrix((np.ones(len(linked)), (linked, nearest[linked])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
     members: dict[int, list[int]] = {}
     for image_id, group in zip(ids, component, strict=True):
         members.setdefault(int(group), []).append(int(image_id))
@@ -74,25 +77,27 @@ def near_duplicate_groups(
     return sorted(groups, key=lambda group: group[0])
 
 
-def _links(unit: np.ndarray, threshold: float) -> csr_matrix:
-    """Sparse (n, n) graph: each row's nearest other rows at cosine similarity >= threshold."""
+def nearest_others(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``unit`` (unit-length float32 rows), the index of its most similar other
+    row and that cosine similarity; exact, computed a block of rows at a time."""
     n = len(unit)
-    k = min(NEIGHBOURS + 1, n)  # + 1: a row is usually its own nearest
-    finder = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="euclidean").fit(unit)
-    distance, index = finder.kneighbors(unit)
-    radius = float(np.sqrt(max(0.0, 2.0 - 2.0 * threshold)))  # unit vectors: r² = 2 - 2 cos
-    rows = np.repeat(np.arange(n), k)
-    cols, dist = index.ravel(), distance.ravel()
-    keep = (cols != rows) & (dist <= radius + 1e-6)
-    keep &= _first_others(index, NEIGHBOURS).ravel()
-    return csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(n, n))
+    block = max(1, min(n, BLOCK_BYTES // (4 * n)))
+    nearest = np.empty(n, dtype=np.int64)
+    similarity = np.empty(n, dtype=np.float32)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        scores = unit[rows] @ unit.T
+        scores[np.arange(len(rows)), rows] = -np.inf  # a row is not its own neighbour
+        best = np.argmax(scores, axis=1)
+        nearest[rows] = best
+        similarity[rows] = scores[np.arange(len(rows)), best]
+    return nearest, similarity
 
 
-def _first_others(index: np.ndarray, count: int) -> np.ndarray:
-    """Mask of each row's first ``count`` neighbours that are not the row itself (with identical
-    embeddings the row itself need not come first)."""
-    others = index != np.arange(len(index))[:, None]
-    return others & (np.cumsum(others, axis=1) <= count)
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero: similar to nothing)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
 def project_near_duplicates(
