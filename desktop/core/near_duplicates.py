@@ -24,12 +24,15 @@ the smallest of faiss-cpu/hnswlib/usearch) would replace ``nearest_others`` behi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+
+from desktop.core.cancel import Cancel, Interrupted, is_cancelled
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -45,13 +48,20 @@ class NearDuplicatesError(Exception):
     """The cached embeddings cannot be compared; the message says what to do."""
 
 
+log = logging.getLogger(__name__)
+
+
 def near_duplicate_groups(
-    ids: Sequence[int], embeddings: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    ids: Sequence[int],
+    embeddings: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    cancel: Cancel = None,
 ) -> list[list[int]]:
     """Groups (two or more ids each) whose embeddings are near-duplicates, transitively.
 
     ``embeddings`` is (n, d), row i belonging to ``ids[i]``. Groups are sorted by their smallest
     id and hold their ids in ascending order, so the answer does not depend on the input order.
+    Raises ``Interrupted`` when ``cancel`` is set (checked between blocks, each well under 1 s).
     """
     vectors = np.asarray(embeddings, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(ids):
@@ -65,7 +75,7 @@ def near_duplicate_groups(
     if len(ids) < 2:
         return []
     unit = _normalised(vectors)
-    nearest, similarity = nearest_others(unit)
+    nearest, similarity = nearest_others(unit, cancel)
     linked = np.flatnonzero(similarity >= np.float32(threshold) - np.float32(1e-6))
     n = len(unit)
     graph = csr_matrix((np.ones(len(linked)), (linked, nearest[linked])), shape=(n, n))
@@ -77,7 +87,7 @@ def near_duplicate_groups(
     return sorted(groups, key=lambda group: group[0])
 
 
-def nearest_others(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_others(unit: np.ndarray, cancel: Cancel = None) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``unit`` (unit-length float32 rows), the index of its most similar other
     row and that cosine similarity; exact, computed a block of rows at a time."""
     n = len(unit)
@@ -85,6 +95,8 @@ def nearest_others(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nearest = np.empty(n, dtype=np.int64)
     similarity = np.empty(n, dtype=np.float32)
     for start in range(0, n, block):
+        if is_cancelled(cancel):
+            raise Interrupted
         rows = np.arange(start, min(n, start + block))
         scores = unit[rows] @ unit.T
         scores[np.arange(len(rows)), rows] = -np.inf  # a row is not its own neighbour
@@ -101,7 +113,10 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 def project_near_duplicates(
-    project: Project, model_id: int | None = None, threshold: float = DEFAULT_THRESHOLD
+    project: Project,
+    model_id: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    cancel: Cancel = None,
 ) -> list[list[int]]:
     """Near-duplicate groups among a project's images with a cached embedding from ``model_id``
     (default: the current model); images not yet classified by it are left out."""
@@ -117,4 +132,44 @@ def project_near_duplicates(
         )
     if not rows:
         return []
-    return near_duplicate_groups(ids, np.stack(rows), threshold)
+    return near_duplicate_groups(ids, np.stack(rows), threshold, cancel)
+
+
+class NearDuplicatesMixin:
+    """Near-duplicate groups of Project (see store.py for ``_reading``), remembered until the
+    current model's embeddings change, so the Duplicates view, Keep This Copy and the training
+    manifest see the same groups and only the first of them pays for the search."""
+
+    _near_cache: tuple[tuple[object, ...], list[list[int]]] | None = None
+
+    def near_duplicates(
+        self, threshold: float = DEFAULT_THRESHOLD, cancel: Cancel = None
+    ) -> list[list[int]]:
+        """Groups of near copies among the images the current model has classified (none
+        without a model). Raises ``NearDuplicatesError`` if the cached embeddings cannot be
+        compared, ``Interrupted`` if cancelled."""
+        model_id = self.current_model_id()
+        if model_id is None:
+            return []
+        with self._reading() as conn:  # what changes when images are (re)classified by it
+            stamp = conn.execute(
+                "SELECT count(*), total(image_id), total(confidence), total(margin) "
+                "FROM predictions "
+                "WHERE model_id = ? AND embedding IS NOT NULL",
+                (model_id,),
+            ).fetchone()
+        key = (model_id, threshold, *stamp)
+        cached = self._near_cache
+        if cached is None or cached[0] != key:
+            groups = project_near_duplicates(self, model_id, threshold, cancel)  # type: ignore[arg-type]
+            self._near_cache = cached = (key, groups)
+        return [list(group) for group in cached[1]]
+
+    def near_duplicates_for_split(self) -> list[list[int]]:
+        """``near_duplicates()``, or none when they cannot be compared (logged): the split then
+        falls back to exact copies rather than refusing to train."""
+        try:
+            return self.near_duplicates()
+        except NearDuplicatesError as exc:
+            log.warning("near-duplicates left out of the split: %s", exc)
+            return []
