@@ -42,9 +42,8 @@ class Moves:
         self.last_check: FilesChecked | None = None
         self.last_relink: FolderRelinked | None = None
         self.dialog: DuplicatesDialog | None = None
-        self.near: list[list[int]] = []
-        """Groups of near copies from the last search: what the view, the Duplicates filter
-        and Keep This Copy use (the manifest asks the project, which remembers the same)."""
+        self._near: tuple[Project | None, list[list[int]]] = (None, [])
+        """Groups of near copies from the last search, and the project they belong to."""
 
     # --- finding moved and missing files ------------------------------------------------------
     def check_files(self) -> None:
@@ -115,6 +114,14 @@ class Moves:
         self.window.show_error(message)
 
     # --- duplicates -----------------------------------------------------------------------------
+    @property
+    def near(self) -> list[list[int]]:
+        """Groups of near copies from the last search in the open project: what the view, the
+        Duplicates filter and Keep This Copy use (the manifest asks the project, which
+        remembers the same groups)."""
+        project, groups = self._near
+        return groups if project is self.window.session.project else []
+
     def groups(self) -> list[DuplicateGroup]:
         project = self.window.session.project
         return [] if project is None else project.duplicate_groups(self.near)
@@ -153,7 +160,7 @@ class Moves:
         user about it meanwhile."""
         project = self.window.session.project
         if project is None or project.current_model_id() is None:
-            self.near = []
+            self._near = (project, [])
             return "Near copies are found from a model's embeddings: classify the images first."
         if self.window.status.busy():
             return "Near copies: wait for the current job to finish, then reopen this view."
@@ -165,16 +172,18 @@ class Moves:
             except Interrupted:
                 return
 
-        worker = self.window.workers.run(job, self._on_near, self._on_near_done, self._fail)
+        worker = self.window.workers.run(
+            job, lambda groups: self._on_near(project, groups), self._on_near_done, self._fail
+        )
         self.window.status.start(
             "Looking for near copies…", lambda: (cancel.set(), worker.cancel())
         )
         return "Looking for near copies…"
 
-    def _on_near(self, groups: list[list[int]]) -> None:
+    def _on_near(self, project: Project, groups: list[list[int]]) -> None:
         """Take the new groups; refill the view, and the Duplicates filter if it shows all."""
         shown_all = self.window.proxy.current_filter.image_ids == self.duplicate_ids()
-        self.near = groups
+        self._near = (project, groups)
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.fill(self.groups())
         current = self.window.proxy.current_filter
