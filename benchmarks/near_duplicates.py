@@ -181,7 +181,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 30_000])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--baseline-up-to", type=int, default=10_000, help="largest size for the slow baseline"
+        "--baseline-up-to", type=int, default=30_000, help="largest size for the baseline"
     )
     return parser.parse_args(argv)
 
