@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import warnings
 from pathlib import Path
 
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+import desktop.ui.ingest as ingest
 from desktop.ui.filter_proxy import Filter, Show
 
 
@@ -99,3 +102,27 @@ def test_thumbnails_are_cached_on_disk(window, shapes_dir, qtbot, wait_idle, tmp
     window.ingest.add_paths([shapes_dir / "circle"])
     wait_idle(window)
     qtbot.waitUntil(lambda: len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 3, timeout=30_000)
+
+
+def test_a_big_drop_goes_into_the_grid_in_small_chunks(
+    window, tmp_path, qtbot, wait_idle, monkeypatch
+) -> None:
+    """Rows arrive in inserts of at most INSERT_CHUNK (the event loop turns between them), all
+    of them, in order, and the summary waits for the last chunk."""
+    monkeypatch.setattr(ingest, "INSERT_CHUNK", 40)
+    monkeypatch.setattr(ingest, "FLUSH_MS", 2000)  # so batches pile up between flushes
+    folder = tmp_path / "many"
+    folder.mkdir()
+    Image.new("RGB", (8, 8), "navy").save(tmp_path / "one.png")
+    for i in range(1200):
+        os.link(tmp_path / "one.png", folder / f"img_{i:04d}.png")
+    inserted: list[int] = []
+    window.grid.rowsInserted.connect(lambda _parent, first, last: inserted.append(last - first + 1))
+    window.answers = [False]
+    drop(window.view.viewport(), [folder])
+    wait_idle(window)
+    assert sum(inserted) == window.grid.rowCount() == 1200
+    assert max(inserted) <= 100 and max(inserted[1:]) <= 40  # the first screenful: one batch
+    assert "1,200 images in the project" in window.statusBar().currentMessage()
+    names = [tile.name for tile in window.grid.tiles()]
+    assert names == sorted(names)
