@@ -9,11 +9,12 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
 import desktop.ui.ingest as ingest
 from desktop.ui.filter_proxy import Filter, Show
+from tests.imagegen import write_dataset
 
 
 def drop(widget, paths: list[Path]) -> None:
@@ -126,3 +127,26 @@ def test_a_big_drop_goes_into_the_grid_in_small_chunks(
     assert "1,200 images in the project" in window.statusBar().currentMessage()
     names = [tile.name for tile in window.grid.tiles()]
     assert names == sorted(names)
+
+
+def test_a_painted_tile_is_reused_until_what_it_shows_changes(window, tmp_path, wait_idle) -> None:
+    """The delegate keeps painted tiles; labelling an image must still repaint it differently."""
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=2, side=32)
+    window.answers = [False]
+    drop(window.view.viewport(), [root])
+    wait_idle(window)
+    delegate = window.view.itemDelegate()
+
+    def render() -> QImage:
+        window.view.viewport().repaint()
+        return window.view.viewport().grab().toImage()
+
+    first = render()
+    kept = len(delegate._painted)
+    assert render() == first and len(delegate._painted) == kept  # nothing new was painted
+    project = window.session.project
+    project.add_class("circle")  # no classes yet (the folders were not imported as labels)
+    project.set_labels([window.grid.tile(0).image_id], project.class_by_name("circle").id)
+    window.reload_tiles()
+    assert render() != first
