@@ -41,7 +41,7 @@ def project(tmp_path: Path):
                 0.5 + i / 20,
                 [(i % 2, 0.5 + i / 20)],
                 rng.normal(size=4).astype(np.float32).tobytes(),
-            )  # fmt: skip
+            )
             for i, image_id in enumerate(ids[:7])  # the last image is not classified yet
         ]
         opened.set_predictions(model_id, rows)
