@@ -154,10 +154,13 @@ def _write_parquet(table: ResultsTable, path: Path) -> None:
         name: pa.array(values, pa.float32() if name == "confidence" else pa.string())
         for name, values in table.columns.items()
     }
-    if table.embeddings is not None:
+    if table.embeddings is not None and table.embeddings.shape[1] == 0:
+        # No image has an embedding yet (nothing classified): a column of nulls, still there.
+        arrays["embedding"] = pa.nulls(len(table), pa.list_(pa.float32()))
+    elif table.embeddings is not None:
         width = table.embeddings.shape[1]
         flat = pa.array(table.embeddings.reshape(-1), pa.float32())
-        missing = np.isnan(table.embeddings).all(axis=1) if width else np.ones(len(table), bool)
+        missing = np.isnan(table.embeddings).all(axis=1)
         arrays["embedding"] = pa.FixedSizeListArray.from_arrays(flat, width, mask=pa.array(missing))
     pq.write_table(pa.table(arrays), path)
 

@@ -14,7 +14,8 @@ from desktop.core.errors import ExportError
 from desktop.core.split_export import LAYOUTS, export_split_folders, project_splits
 from desktop.core.store import Project
 from tests.desktop.core.head_models import build_head_model
-from trainer.contract import IMAGE_SUFFIXES, ModelInfo
+from tests.imagefolder import imagefolder_files
+from trainer.contract import ModelInfo
 from trainer.split import assign_splits, write_split_csv
 
 HF_SPLITS = {"train", "validation", "test"}
@@ -31,24 +32,6 @@ def project(tmp_path: Path):
         ids = opened.add_images(make_images(tmp_path / "pics" / "d", 30, "dog"))
         opened.set_labels(ids, dog)
         yield opened
-
-
-def imagefolder_files(root: Path, allowed_splits: set[str]) -> dict[str, tuple[str, str]]:
-    """What ``load_dataset("imagefolder", data_dir=root)`` documents: split folders (train,
-    validation, test) holding one folder per class, holding the images. file name -> (split,
-    class); fails on anything else."""
-    found: dict[str, tuple[str, str]] = {}
-    for split_dir in root.iterdir():
-        assert split_dir.is_dir() and split_dir.name in allowed_splits, split_dir
-        for class_dir in split_dir.iterdir():
-            assert class_dir.is_dir(), class_dir
-            files = list(class_dir.iterdir())
-            assert files, f"{class_dir} is empty (torchvision's ImageFolder refuses it)"
-            for file in files:
-                assert file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES, file
-                assert file.name not in found
-                found[file.name] = (split_dir.name, class_dir.name)
-    return found
 
 
 def expected_by_rule(project: Project) -> dict[str, tuple[str, str]]:
