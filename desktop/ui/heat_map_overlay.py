@@ -99,6 +99,7 @@ class HeatMapOverlay(QObject):
         self.shown: tuple[str, str] | None = None
         """(image path, class) of the map on the preview now, for tests and the status line."""
         self.review: ReviewPanel | None = None
+        self._path: str | None = None
         self._review_wanted: tuple[str, str] | None = None
         self.action = QAction("Heat Map", parent)
         self.action.setCheckable(True)
@@ -161,11 +162,12 @@ class HeatMapOverlay(QObject):
                 self._paint_preview(result)
 
     def _on_tile(self, tile: Tile | None) -> None:
-        self.chosen = None
-        self.shown = None
-        self.preview.decorate = None
+        path = tile.path if tile is not None else None
+        if path != self._path:  # another picture: its predicted class, until one is clicked
+            self._path, self.chosen, self.shown = path, None, None
         if self.enabled and tile is not None:
-            self.note.setText("computing…")
+            if self.shown is None:
+                self.note.setText("computing…")
             self._request_preview()
 
     def _on_model(self) -> None:

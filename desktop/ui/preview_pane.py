@@ -112,6 +112,8 @@ class PreviewPane(QWidget):
         return self._tile
 
     def show_tile(self, tile: Tile | None, top_k: list[tuple[str, float]] | None = None) -> None:
+        if tile is None or self._tile is None or tile.path != self._tile.path:
+            self.decorate = None  # it was drawn for another picture
         self._tile = tile
         if tile is None:
             self.image.clear()
