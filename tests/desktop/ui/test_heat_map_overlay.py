@@ -105,3 +105,28 @@ def test_an_older_model_says_retrain(window, tiny_dataset_dir, tmp_path, qtbot, 
     assert window.heat_map.shown is None and window.preview.decorate is None
     assert not window.errors  # a note beside the preview, not an error box
     assert Path(old).exists()
+
+
+def test_the_overlay_follows_a_new_head(classified, qtbot, tiny_model_path, tmp_path) -> None:
+    """A quick retrain writes the same graph with a new head: the map must be the new head's."""
+    import onnx
+
+    from desktop.core.onnx_head import Head, read_head, replace_head
+
+    window = classified
+    overlay = window.heat_map
+    window.actions["Heat Map"].trigger()
+    qtbot.waitUntil(lambda: overlay.shown is not None)
+    model = onnx.load_model(str(tiny_model_path))
+    old = read_head(model)
+    flipped = Head(-old.weight, -old.bias, old.classes)  # the least likely class now wins
+    retrained = tmp_path / "retrained.onnx"
+    onnx.save_model(replace_head(model, flipped), str(retrained))
+    before = overlay.shown
+    assert window.classifier.open_model(retrained)
+    window.show_current()
+    tile = window.preview.tile
+    qtbot.waitUntil(lambda: overlay.shown is not None and overlay.shown != before, timeout=20_000)
+    maps = overlay.maps.cached(tile.path)
+    assert maps is not None and maps.maps.head.weight[0, 0] == -old.weight[0, 0]
+    assert overlay.shown == (tile.path, old.classes[maps.maps.predicted()])
