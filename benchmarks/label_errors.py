@@ -16,6 +16,7 @@ with precision >= 0.55 at 10 % uniform noise, precision@k >= 0.85, <= 5 s for 10
 
     python -m benchmarks.label_errors                  # test images, writes BENCHMARKS.md
     python -m benchmarks.label_errors --images tune    # the tuning images, prints only
+    python -m benchmarks.label_errors --quick          # 10 % uniform, one seed, no old queue
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def noise_error(estimated: np.ndarray, given: np.ndarray, truth: np.ndarray) -> 
     return float(np.nanmean(np.abs(estimated - actual)))
 
 
-def evaluate(data: Embedded, rate: float, kind: str, seed: int) -> dict[str, dict[str, float]]:
+def evaluate(
+    data: Embedded, rate: float, kind: str, seed: int, baseline: bool = True
+) -> dict[str, dict[str, float]]:
     """Scores of every variant (and, for seed 0, of the old queue) on one planting."""
     given = plant(data.truth, rate, kind, seed)
     started = time.perf_counter()
@@ -101,7 +104,7 @@ def evaluate(data: Embedded, rate: float, kind: str, seed: int) -> dict[str, dic
             row["noise MAE"] = noise_error(issues.noise_rates, given, data.truth)
             row["review s"] = fit_seconds + time.perf_counter() - started
             results[f"{prune} / {rank}"] = row
-    if seed == BASELINE_SEED:
+    if baseline and seed == BASELINE_SEED:
         with threadpool_limits(BLAS_THREADS, user_api="blas"):
             started = time.perf_counter()
             order = old_review(data.embeddings, given, len(CLASS_NAMES))
@@ -119,16 +122,20 @@ def full_review_seconds(data: Embedded) -> float:
     return time.perf_counter() - started
 
 
-def table(items: Iterable[Embedded]) -> list[dict[str, object]]:
+def table(items: Iterable[Embedded], quick: bool = False) -> list[dict[str, object]]:
+    """Every variant's mean scores per embedding and noise; ``quick``: the target's row only."""
     rows: list[dict[str, object]] = []
+    kinds = ("uniform",) if quick else ("uniform", "class-conditional")
+    rates = RATES[:1] if quick else RATES
+    seeds = SEEDS[:1] if quick else SEEDS
     for data in items:
         print(f"{data.model}: review_queue of {len(data.truth)} images in "
               f"{full_review_seconds(data):.1f} s", file=sys.stderr)  # fmt: skip
-        for kind in ("uniform", "class-conditional"):
-            for rate in RATES:
+        for kind in kinds:
+            for rate in rates:
                 runs: dict[str, list[dict[str, float]]] = defaultdict(list)
-                for seed in SEEDS:
-                    for method, row in evaluate(data, rate, kind, seed).items():
+                for seed in seeds:
+                    for method, row in evaluate(data, rate, kind, seed, not quick).items():
                         runs[method].append(row)
                 for method, found in runs.items():
                     mean = {key: float(np.mean([r[key] for r in found])) for key in found[0]}
@@ -150,12 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", choices=("test", "tune"), default="test")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--quick", action="store_true", help="10 %% uniform noise, one seed, no old queue"
+    )
     args = parser.parse_args(argv)
     items = [e for e in all_embeddings() if e.images == args.images]
-    rows = table(items)
+    rows = table(items, args.quick)
     print(format_table(rows))
     if args.images == "test" and not args.no_write:
-        print(f"written to {write_table(SECTION, rows, notes=NOTES)}")
+        notes = NOTES + (QUICK_NOTE if args.quick else "")
+        print(f"written to {write_table(SECTION, rows, notes=notes)}")
     return 0
 
 
@@ -163,15 +174,24 @@ NOTES = """
 Embeddings: the 10,000 official Fashion-MNIST test images as PNGs through the classify pipeline,
 by (a) the shipped sample model (small_cnn, 40 training images per class; none of the test
 images) and (b) an EfficientNet-Lite0 the trainer fine-tuned on 200 other training images per
-class (32 px). Means over 3 seeds of planting. The head's settings (C, PCA size) and the default
-variant were chosen on 5,000 further training images no model saw (`--images tune`), not on
-these. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
+class (32 px). Means over 3 seeds of planting. The head's settings (C, PCA size, unit-length
+rows, the 50/50 blend with a leave-one-out vote of 30 cosine neighbours) and the default variant
+were chosen on 5,000 further training images no model saw (`--images tune`), not on these.
+"low_self_confidence" is cleanlab's filter of that name written from its description: the N least
+self-confident images, N = the uncalibrated confident joint's off-diagonal images the argmax also
+disputes; on the tuning images (10 % uniform, 2 seeds) it flagged 728-838 of 5,000 at precision
+0.57-0.65, recall 0.943-0.948, where prune_by_class flagged 956-1,088 at 0.44-0.50, 0.955-0.959. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
 joint, C=1 heads on raw embeddings, ranked by margin); it ran for seed 0 only (its 1,280-wide
 heads take minutes here). "review s" is wall time on a 2-core machine shared with other jobs
 (load 8-12 during this run), so compare the two methods within a row group, not across groups.
 Both embeddings are weak (out-of-fold accuracy about 0.81 on clean labels), which bounds the
 precision of any method: on clean labels the same heads put about 12 % of all images off the
 diagonal, and the per-class noise estimate carries that confusion (noise MAE).
+"""
+QUICK_NOTE = """
+This run used `--quick` (10 % uniform noise only, seed 0 only, no old-queue rows) to fit the
+time left on a machine shared by several jobs; the full run adds 20 % and class-conditional
+noise, 3 seeds and the old queue.
 """
 
 

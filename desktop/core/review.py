@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClassNoise", "ReviewError", "ReviewResult", "Suspect", "review_project", "review_queue"]
 
-DEFAULT_PRUNE: PruneMethod = "prune_by_class"
+DEFAULT_PRUNE: PruneMethod = "low_self_confidence"
 DEFAULT_RANK: RankMethod = "self_confidence"
 """Chosen by ``benchmarks/label_errors.py`` on images it was not tuned on (BENCHMARKS.md)."""
 
