@@ -30,7 +30,7 @@ from collections.abc import Iterable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.common import format_table, write_table
+from benchmarks.common import format_table, load_average, write_table
 from benchmarks.label_embeddings import Embedded, all_embeddings
 from benchmarks.label_errors_baseline import old_review
 from benchmarks.trainer_fashion_mnist import CLASS_NAMES
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = table(items, args.quick)
     print(format_table(rows))
     if args.images == "test" and not args.no_write:
-        notes = NOTES + (QUICK_NOTE if args.quick else "")
+        notes = NOTES.format(load=load_average()) + (QUICK_NOTE if args.quick else "")
         print(f"written to {write_table(SECTION, rows, notes=notes)}")
     return 0
 
@@ -180,10 +180,12 @@ were chosen on 5,000 further training images no model saw (`--images tune`), not
 "low_self_confidence" is cleanlab's filter of that name written from its description: the N least
 self-confident images, N = the uncalibrated confident joint's off-diagonal images the argmax also
 disputes; on the tuning images (10 % uniform, 2 seeds) it flagged 728-838 of 5,000 at precision
-0.57-0.65, recall 0.943-0.948, where prune_by_class flagged 956-1,088 at 0.44-0.50, 0.955-0.959. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
+0.57-0.65, recall 0.943-0.948, where prune_by_class flagged 956-1,088 at 0.44-0.50, recall
+0.955-0.959. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
 joint, C=1 heads on raw embeddings, ranked by margin); it ran for seed 0 only (its 1,280-wide
 heads take minutes here). "review s" is wall time on a 2-core machine shared with other jobs
-(load 8-12 during this run), so compare the two methods within a row group, not across groups.
+(load average at the end of this run: {load}), so compare the methods within a row group,
+not across groups.
 Both embeddings are weak (out-of-fold accuracy about 0.81 on clean labels), which bounds the
 precision of any method: on clean labels the same heads put about 12 % of all images off the
 diagonal, and the per-class noise estimate carries that confusion (noise MAE).
