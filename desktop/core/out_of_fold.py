@@ -22,7 +22,6 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 DEFAULT_FOLDS = 5
@@ -38,6 +37,9 @@ NEIGHBOUR_WEIGHT = 0.5
 """Share of the neighbour vote in the blend; both chosen on the tuning images."""
 NEIGHBOUR_SMOOTHING = 1e-3
 CHUNK = 2048
+POWER_ITERATIONS = 3
+"""Randomized PCA's power iterations: sklearn's default 7 took twice as long on 10,000 x 1,280
+embeddings for components the heads cannot tell apart."""
 BLAS_THREADS = 1
 """The head's matrices are small (n x 64), so more BLAS threads only add waiting: on a busy
 2-core machine, 1,000 products of 4000x64 by 64x10 took 34 s with OpenBLAS's 2 threads and
@@ -97,10 +99,11 @@ def neighbour_votes(
         rows = np.arange(start, min(start + CHUNK, n))
         similarity = unit[rows] @ unit.T
         similarity[rows - start, rows] = -np.inf  # an image never votes for itself
-        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        nearest = _top_k(similarity, k)
         closeness = np.take_along_axis(similarity, nearest, axis=1)
         weights = np.exp((closeness - closeness.max(axis=1, keepdims=True)) / NEIGHBOUR_TEMPERATURE)
-        np.add.at(votes, (np.repeat(rows, k), labels[nearest].ravel()), weights.ravel())
+        cells = rows[:, np.newaxis] * n_classes + labels[nearest]
+        votes.ravel()[:] += np.bincount(cells.ravel(), weights.ravel(), minlength=votes.size)
     present = np.bincount(labels, minlength=n_classes) > 0
     votes[:, present] += NEIGHBOUR_SMOOTHING
     return votes / votes.sum(axis=1, keepdims=True)
@@ -125,6 +128,26 @@ def check_inputs(
     return embeddings, labels
 
 
+def _top_k(similarity: np.ndarray, k: int, block: int = 64) -> np.ndarray:
+    """Column indices of each row's ``k`` largest values, in no particular order.
+
+    A row's k largest values lie in the k blocks with the largest maxima, so selecting among
+    those k * ``block`` candidates gives the same answer as ``argpartition`` over the whole row,
+    several times faster on 10,000 columns.
+    """
+    rows, cols = similarity.shape
+    blocks = -(-cols // block)
+    if blocks <= k:
+        return np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    padded = np.full((rows, blocks * block), -np.inf, dtype=similarity.dtype)
+    padded[:, :cols] = similarity
+    tiles = padded.reshape(rows, blocks, block)
+    best = np.argpartition(-tiles.max(axis=2), k - 1, axis=1)[:, :k]
+    candidates = np.take_along_axis(tiles, best[:, :, np.newaxis], axis=1).reshape(rows, -1)
+    chosen = np.argpartition(-candidates, k - 1, axis=1)[:, :k]
+    return best[np.arange(rows)[:, np.newaxis], chosen // block] * block + chosen % block
+
+
 def _reduce(embeddings: np.ndarray, max_dims: int, seed: int) -> np.ndarray:
     """Unit-length rows, standardised and projected on at most ``max_dims`` principal components.
 
@@ -134,10 +157,11 @@ def _reduce(embeddings: np.ndarray, max_dims: int, seed: int) -> np.ndarray:
     as the classes' real differences.
     """
     unit = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-12)
-    features = StandardScaler().fit_transform(unit)
+    spread = unit.std(axis=0)
+    features = (unit - unit.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
     dims = min(max_dims, features.shape[1], len(features) - 1)
     if dims < features.shape[1]:
-        pca = PCA(dims, svd_solver="randomized", random_state=seed)
+        pca = PCA(dims, svd_solver="randomized", iterated_power=POWER_ITERATIONS, random_state=seed)
         features = pca.fit_transform(features)
     return features
 
