@@ -189,7 +189,8 @@ def _absolute(raw_path: str, base: Path) -> str:
 
 # ----------------------------------------------------------------- export
 def format_topk(topk: Iterable[tuple[int, float]], names: Sequence[str]) -> str:
-    """Top-k as JSON, e.g. ``[["cat", 0.91], ["dog", 0.05]]`` (class names from the model)."""
+    """Top-k as JSON, e.g. ``[["cat", 0.91], ["dog", 0.05]]`` (``names``: the model's classes as
+    the user sees them, ``version_class_names``)."""
     pairs = [[_name(names, int(i)), round(float(p), 4)] for i, p in topk]
     return json.dumps(pairs, ensure_ascii=False)
 
@@ -214,7 +215,7 @@ def export_csv(project, path: str | os.PathLike[str], model_id: int | None = Non
     Written to a temporary file and renamed, so a crash never leaves half a CSV behind.
     """
     model_id = model_id if model_id is not None else project.current_model_id()
-    names = project.model(model_id).classes if model_id is not None else []
+    names = project.version_class_names(model_id) if model_id is not None else []
     class_names = {c.id: c.name for c in project.classes()}
     predictions = project.predictions(model_id) if model_id is not None else {}
     rows = []

@@ -41,8 +41,9 @@ class ImageRow:
     """What one grid tile needs; predictions are those of the current model (or None).
 
     ``predicted_id`` is the project class the prediction maps to (None when the project has no
-    such class); ``predicted_name`` is the model's own class name, so a prediction for a class the
-    project lacks can still be shown.
+    such class); ``predicted_name`` is the name to show (``version_class_names``): that class's
+    current name, or the model's own name, so a prediction for a class the project lacks can still
+    be shown.
     """
 
     id: int

@@ -50,8 +50,9 @@ def label_names(project: Project, *, readable_only: bool = True) -> dict[int, st
 def predicted_names(
     project: Project, model_id: int, rows: Mapping[int, PredictionRow] | None = None
 ) -> dict[int, str]:
-    """image id -> the class name the model predicted (from ``rows`` when already loaded)."""
-    classes = project.model(model_id).classes
+    """image id -> the class name the model predicted, as the grid shows it (from ``rows`` when
+    already loaded): a renamed class has its new name, so it still matches the labels."""
+    classes = project.version_class_names(model_id)
     rows = project.predictions(model_id) if rows is None else rows
     return {
         image_id: classes[row.class_index]

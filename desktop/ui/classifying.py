@@ -123,7 +123,7 @@ class Classifier(QObject):
             f"{', '.join(missing[:8])}.\n\nAdd them to the project?"
         )
         if not self.window.ask("Add the model's classes", question):
-            return True  # the model still opens; those predictions stay hidden
+            return True  # the model still opens; those predictions show the model's names
         try:
             self.window.session.add_classes(missing, f"Add the classes of {model_name}")
         except ProjectError as exc:
@@ -175,10 +175,7 @@ class Classifier(QObject):
         project = self.window.session.require()
         model, model_id = self.model, self.model_id
         assert model is not None and model_id is not None
-        names = {c.id: c.name for c in project.classes()}
-        shown = [
-            names.get(cid) if cid is not None else None for cid in project.model_class_ids(model_id)
-        ]
+        shown = project.version_class_names(model_id)
         workers = self.window.settings.value("classify/workers")
         options = ClassifyOptions(workers=None if workers in (None, "") else int(workers))
         try:
@@ -187,7 +184,9 @@ class Classifier(QObject):
         except (ClassifyError, InferenceError) as exc:
             raise ProjectError(str(exc)) from exc
 
-    def _store(self, project, model_id: int, batch: PredictionBatch, shown: list) -> Classified:
+    def _store(
+        self, project, model_id: int, batch: PredictionBatch, shown: list[str]
+    ) -> Classified:
         rows = [
             PredictionRow(
                 image_id=key,
