@@ -49,9 +49,9 @@ class QueriesMixin:
                 model_id = self._current_model_id_in(conn)
             classes: list[list[object]] = []
             if model_id is not None:
-                ids = model_class_ids(conn, model_id)
+                class_ids = model_class_ids(conn, model_id)
                 names = version_class_names(conn, model_id)
-                classes = [list(pair) for pair in zip(ids, names, strict=True)]
+                classes = [list(pair) for pair in zip(class_ids, names, strict=True)]
             params: list[object] = [json.dumps(classes), -1 if model_id is None else model_id]
             where = ""
             if ids is not None:

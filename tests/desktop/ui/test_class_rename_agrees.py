@@ -66,6 +66,7 @@ def test_grid_preview_csv_review_and_scores_agree_after_a_rename(window, tmp_pat
     window.session.rename_class(cat, "kitty")
 
     by_id = {t.image_id: t for t in window.grid.tiles()}
+    assert sorted(by_id) == sorted(ids)
     assert {t.prediction for t in by_id.values()} == {"kitty", "dog"}
     assert by_id[ids[0]].prediction == "kitty" and by_id[ids[0]].label == "dog"
 
