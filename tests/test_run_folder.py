@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,21 @@ def test_the_manifest_the_app_writes_is_what_the_trainer_reads(tmp_path: Path) -
     assert [r.line for r in read.rows] == [2, 3] and read.skipped == []
 
 
+def test_both_sides_take_the_same_classes_from_folders(tmp_path: Path) -> None:
+    from desktop.core.scanner import detect_class_folders
+    from tests.imagegen import write_dataset
+    from trainer.data import list_labelled_files
+
+    write_dataset(tmp_path, per_class=2, side=32, classes=["circle", "square"])
+    picture = next((tmp_path / "circle").iterdir())
+    for folder in (os.fsdecode(b"caf\xe9"), ".hidden"):  # not UTF-8; hidden: no class
+        (tmp_path / folder).mkdir()
+        shutil.copy(picture, tmp_path / folder / "x.png")
+    _, _, trainer_classes, _ = list_labelled_files(tmp_path)
+    app_classes = detect_class_folders(tmp_path)
+    assert sorted(trainer_classes) == sorted(app_classes) == ["caf\ufffd", "circle", "square"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -54,7 +70,7 @@ def test_forgiving_reading_takes_a_spreadsheet_and_says_what_it_left_out(tmp_pat
     read = read_manifest(made, forgiving=True)
     assert read.encoding == "cp1252" and read.n_rows == 4
     assert [(r.path, r.label) for r in read.rows] == [("café.png", "cat")]
-    assert read.skipped == [
+    assert [(s.what, s.reason) for s in read.skipped] == [
         ("m.csv line 3", "no path"),
         ("m.csv line 4", "missing label column"),
         ("m.csv line 5: c.png", "no label"),

@@ -25,7 +25,13 @@ import numpy as np
 from trainer.contract import UnreadableImage, decode_for_model, is_image_path
 from trainer.errors import TrainerError
 from trainer.identity import content_key
-from trainer.run_folder import ManifestError, ManifestRow, read_manifest
+from trainer.run_folder import (
+    ManifestError,
+    ManifestRow,
+    Skipped,
+    class_of_folder,
+    read_manifest,
+)
 from trainer.split import SPLITS, assign_splits, merged_groups
 
 MIN_IMAGES_PER_CLASS = 2
@@ -45,17 +51,6 @@ class Sample:
     """The manifest's group key; None means the file's content key decides."""
     locked: str | None = None
     """A split the manifest locks this file's group to (train, val or test)."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of training, and why, for the report."""
-
-    path: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -157,15 +152,17 @@ def list_labelled_files(data: Path) -> tuple[Path, list[Sample], list[str], list
 
 
 def _list_folder(root: Path) -> tuple[Path, list[Sample], list[str], list[Skipped]]:
-    """Class = first-level folder name; its images are found recursively; hidden names ignored."""
+    """Class = first-level folder (``class_of_folder``, the app's rule too); its images are found
+    recursively; hidden names ignored."""
     classes, samples, skipped = [], [], []
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if entry.name.startswith("."):
+        name = class_of_folder(entry.name)
+        if name is None:
             continue
         if entry.is_dir():
-            classes.append(entry.name)
+            classes += [] if name in classes else [name]
             samples += [
-                Sample(path, path.relative_to(root).as_posix(), entry.name)
+                Sample(path, path.relative_to(root).as_posix(), name)
                 for path in _images_below(Path(entry.path))
             ]
         elif is_image_path(entry.name):
@@ -275,7 +272,7 @@ def _unreadable_reason(sample: Sample, image_size: int) -> str | None:
 def _require_trainable(data: LabelledData, source: Path) -> None:
     """At least two classes, each with at least two readable images."""
     counts = Counter(sample.label for sample in data.samples)
-    skipped = Counter(item.path.split("/", 1)[0] for item in data.skipped)
+    skipped = Counter(class_of_folder(item.what.split("/", 1)[0]) for item in data.skipped)
     for label in data.classes:
         if counts[label] < MIN_IMAGES_PER_CLASS:
             unreadable = f" ({skipped[label]} unreadable)" if skipped[label] else ""
@@ -344,4 +341,4 @@ def _by_rel(sample: Sample) -> str:
 
 
 def _by_path(item: Skipped) -> str:
-    return item.path
+    return item.what

@@ -85,12 +85,32 @@ class ManifestRow:
     split: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something left out (a file, a folder, a CSV row) and the reason a person understands: the
+    one record both sides use, in the trainer's report and in the app's summaries."""
+
+    what: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """As the trainer's report.json lists it."""
+        return {"path": self.what, "reason": self.reason}
+
+
+def class_of_folder(name: str) -> str | None:
+    """The class a first-level folder of a dataset stands for, the one rule both sides follow:
+    its name as text (a byte that is not UTF-8 shows as U+FFFD, as the app shows any name), or
+    None for a hidden folder, which holds no class."""
+    return None if name.startswith(".") else shown(name)
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """The usable rows, and (forgiving reads only) the rows left out as (where, reason)."""
+    """The usable rows, and (forgiving reads only) the rows left out and why."""
 
     rows: list[ManifestRow]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     n_rows: int = 0
     encoding: str = "utf-8"
 
@@ -133,11 +153,11 @@ def read_manifest(
         if raw_path and label:
             rows.append(ManifestRow(line, raw_path, label, *_extras(values)))
         elif not raw_path:
-            skipped.append((where, "no path"))
+            skipped.append(Skipped(where, "no path"))
         elif columns["label"] >= len(row):
-            skipped.append((where, "missing label column"))
+            skipped.append(Skipped(where, "missing label column"))
         else:
-            skipped.append((f"{where}: {raw_path}", "no label"))
+            skipped.append(Skipped(f"{where}: {raw_path}", "no label"))
     return Manifest(rows, skipped, len(body), encoding)
 
 

@@ -58,8 +58,7 @@ def read_label_csv(path: str | os.PathLike[str]) -> LabelCsv:
     except ManifestError as exc:
         raise CsvError(str(exc)) from exc
     rows = [(_absolute(row.path, path.parent), row.label) for row in table.rows]
-    skipped = [Skipped(where, reason) for where, reason in table.skipped]
-    return LabelCsv(rows, skipped, table.n_rows, table.encoding)
+    return LabelCsv(rows, table.skipped, table.n_rows, table.encoding)
 
 
 def _cell(raw: str) -> str:

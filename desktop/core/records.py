@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trainer.run_folder import Skipped as Skipped  # one record for the app and the trainer
+
 LABEL_SOURCES = ("user", "import", "accepted_prediction")
 IMAGE_STATUSES = ("ok", "unreadable", "missing")
 
@@ -80,14 +82,6 @@ class FoundFile:
     path: str
     size: int
     mtime: float
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """Something left out (a folder, a file, a CSV row) and the reason a person understands."""
-
-    what: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
