@@ -12,6 +12,7 @@ AUTO = "auto"
 BACKBONES = ("efficientnet_lite0", "small_cnn")
 BACKBONE_CHOICES = (AUTO, *BACKBONES)
 FLIP_CHOICES = (AUTO, "on", "off")
+AUGMENT_CHOICES = (AUTO, "on", "off")
 HEAD_EPOCHS, SCRATCH_EPOCHS = 10, 100
 DEFAULT_IMAGE_SIZE = {"efficientnet_lite0": 224, "small_cnn": 64}
 """The largest size the image-size rule picks: EfficientNet-Lite0 was trained on 224 px ImageNet
@@ -26,13 +27,14 @@ class TrainOptions:
     image_size: int = 0  # 0: from the data (trainer.plan)
     epochs: int = 0  # first phase; 0: 10 for a pretrained head, 100 for small_cnn from scratch
     fine_tune_epochs: int = 30  # then fine-tuning, kept only if validation improves; 0: off
-    batch_size: int = 32
+    batch_size: int = 0  # 0: from the data (trainer.plan.batch_size_for)
     seed: int = 1234
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
     fine_tune_blocks: int = 16  # EfficientNet-Lite0 has 16: all of them
     patience: int = 5
     flips: str = AUTO  # auto: kept only if mirrored images keep their labels (trainer.augment)
+    augment: str = AUTO  # rotations, zooms, shifts; auto: for photos only (trainer.plan)
     time_budget: float = 15.0  # minutes of training shared by the candidates; 0: no limit
     distribute: str = "none"
     """none, mirrored or multi-worker: see trainer/distribute.py."""
@@ -58,10 +60,10 @@ class TrainOptions:
             raise TrainerError(
                 f"--image-size {self.image_size} is out of range; use 16 to 1024 pixels"
             )
-        for name in ("batch_size", "fine_tune_blocks", "patience"):
+        for name in ("fine_tune_blocks", "patience"):
             if getattr(self, name) < 1:
                 raise TrainerError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("epochs", "fine_tune_epochs"):
+        for name in ("epochs", "fine_tune_epochs", "batch_size"):
             if getattr(self, name) < 0:
                 raise TrainerError(f"--{name.replace('_', '-')} must be 0 (the default) or more")
         if self.distribute not in DISTRIBUTE_CHOICES:
@@ -74,6 +76,8 @@ class TrainOptions:
             raise TrainerError("learning rates must be positive")
         if self.flips not in FLIP_CHOICES:
             raise TrainerError(f"--flips must be one of {', '.join(FLIP_CHOICES)}")
+        if self.augment not in AUGMENT_CHOICES:
+            raise TrainerError(f"--augment must be one of {', '.join(AUGMENT_CHOICES)}")
         if self.time_budget < 0:
             raise TrainerError("--time-budget must be 0 (no limit) or a number of minutes")
         return self
