@@ -52,6 +52,14 @@ class Classifier(QObject):
         self.model_id: int | None = None
         self.last_run: tuple[int, int, bool] | None = None  # predicted, failed, completed
 
+    def class_names(self) -> list[str]:
+        """The classes of the model in use, by its class index, as the user sees them (a
+        renamed class has its new name: ``version_class_names``)."""
+        project = self.window.session.project
+        if project is None or self.model_id is None:
+            return []
+        return project.version_class_names(self.model_id)
+
     # --- models ------------------------------------------------------------------------------
     def choose_model(self) -> None:
         path = self.window.choose_open_file("Open model", "ONNX models (*.onnx);;All files (*)")
