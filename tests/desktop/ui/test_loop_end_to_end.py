@@ -16,10 +16,10 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from desktop.core.active import top2_margin
 from desktop.core.inference import open_session
 from desktop.core.model_file import check_model_file
 from desktop.core.training_run import TrainSettings
+from desktop.core.uncertainty import top2_margin
 from desktop.core.version_data import label_names, predicted_names
 from desktop.ui.loop import RUNS_SETTING, IdsFilter, Loop, install_loop
 from desktop.ui.main_window import MainWindow
