@@ -190,7 +190,7 @@ def review_project(
         [data.labels[i] for i in order],
         [record.name for record in project.classes()],
         predictions=project.predictions(model_id),
-        model_classes=project.model(model_id).classes,
+        model_classes=project.version_class_names(model_id),
         model_id=model_id,
         settled=project.settled_image_ids(),
         prune=prune,
