@@ -78,7 +78,7 @@ def via_trainer_data(folder: Path, cases: list[BadCase]) -> Verdicts:
 
     loaded = load_labelled_data(folder.parent, SIZE)  # the corpus folder is one class folder
     verdicts: Verdicts = {sample.path: None for sample in loaded.samples}
-    verdicts.update({folder.parent / item.path: item.reason for item in loaded.skipped})
+    verdicts.update({folder.parent / item.what: item.reason for item in loaded.skipped})
     return verdicts
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import runpy
 import sys
-from pathlib import Path
 
 SUBCOMMAND = "train"
 
@@ -25,18 +24,6 @@ def main(argv: list[str]) -> int:
     finally:
         sys.argv = saved
     return 0
-
-
-def training_command(trainer_args: list[str]) -> list[str]:
-    """The command line that starts training in a child process, packaged or not.
-
-    Inside the installed app ``sys.executable`` is the app's own launcher, which understands
-    ``train``; from a checkout or a pip install it is Python, which needs ``-m desktop``.
-    """
-    executable = sys.executable
-    if Path(executable).name.lower().startswith("python"):
-        return [executable, "-m", "desktop", SUBCOMMAND, *trainer_args]
-    return [executable, SUBCOMMAND, *trainer_args]
 
 
 def _exit_status(code: object) -> int:

@@ -185,7 +185,7 @@ def test_training_data_skips_bad_files_with_reasons_and_keeps_good_ones(
     before = fingerprint(data)
     loaded = load_labelled_data(data, 32)
     kept = {sample.path for sample in loaded.samples}
-    reasons = {data / item.path: item.reason for item in loaded.skipped}
+    reasons = {data / item.what: item.reason for item in loaded.skipped}
     wrong: list[str] = []
     for case in runnable(cases):
         if case.readable:

@@ -236,13 +236,6 @@ def test_train_mode_reports_bad_input_with_exit_status_2(tmp_path: Path) -> None
     assert not (tmp_path / "run").exists()
 
 
-def test_training_command_uses_this_interpreter_outside_a_package() -> None:
-    from desktop.train_entry import training_command
-
-    command = training_command(["DATA", "--out", "RUN"])
-    assert command == [sys.executable, "-m", "desktop", "train", "DATA", "--out", "RUN"]
-
-
 def test_self_test_passes_on_the_bundled_sample() -> None:
     result = run_app("--self-test")
     assert result.returncode == 0, result.stdout + result.stderr

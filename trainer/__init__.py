@@ -31,7 +31,8 @@ def train(
     from trainer.options import TrainOptions
     from trainer.plan import MIN_SIZE, batch_size_for
     from trainer.progress import Progress
-    from trainer.split import GROUPS_FILE, write_groups_csv
+    from trainer.run_folder import GROUPS_FILE
+    from trainer.split import write_groups_csv
 
     progress = options.pop("progress", None) or Progress()
     settings = TrainOptions.from_kwargs(options)

@@ -33,6 +33,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from trainer.file_names import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # one list, stdlib-only
+from trainer.file_names import is_image_path as is_image_path
+
 # Names in the ONNX graph.
 INPUT_NAME = "image"
 PROBS_OUTPUT = "probs"
@@ -47,33 +50,9 @@ METADATA_PREFIX = "pigeonhole."
 FORMAT_VERSION = 1
 PREPROCESSING = "exif-transpose, rgb (alpha over white), squash-bilinear, float32 0..255"
 
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".png",
-        ".bmp",
-        ".gif",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".jfif",
-        ".ppm",
-        ".pgm",
-        ".avif",
-    }
-    | {".heic", ".heif"}  # listed so they are flagged "not supported", not silently ignored
-)
-"""File suffixes we treat as images when scanning folders (case-insensitive)."""
-
 
 class UnreadableImage(Exception):
     """An image file we cannot use, with a reason a person understands."""
-
-
-def is_image_path(path: str | os.PathLike[str]) -> bool:
-    """True for names that look like images; content is checked only when decoded."""
-    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_SUFFIXES
 
 
 def open_image(path: str | os.PathLike[str], min_size: int | None = None) -> Image.Image:

@@ -12,12 +12,11 @@ are only ever read, never moved or deleted.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,16 @@ import numpy as np
 
 from trainer.contract import UnreadableImage, decode_for_model, is_image_path
 from trainer.errors import TrainerError
-from trainer.file_names import PATH_BYTES_COLUMN, path_from_cells
 from trainer.identity import content_key
+from trainer.run_folder import (
+    ManifestError,
+    ManifestRow,
+    Skipped,
+    class_of_folder,
+    read_manifest,
+)
 from trainer.split import SPLITS, assign_splits, merged_groups
 
-CSV_COLUMNS = ("path", "label")
-OPTIONAL_CSV_COLUMNS = ("group", "split")
-_ALL_COLUMNS = CSV_COLUMNS + OPTIONAL_CSV_COLUMNS
 MIN_IMAGES_PER_CLASS = 2
 CACHE_LIMIT_BYTES = 1 << 30
 """Decoded training images are kept in memory across epochs when they fit in this budget, as
@@ -49,17 +51,6 @@ class Sample:
     """The manifest's group key; None means the file's content key decides."""
     locked: str | None = None
     """A split the manifest locks this file's group to (train, val or test)."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of training, and why, for the report."""
-
-    path: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -161,15 +152,17 @@ def list_labelled_files(data: Path) -> tuple[Path, list[Sample], list[str], list
 
 
 def _list_folder(root: Path) -> tuple[Path, list[Sample], list[str], list[Skipped]]:
-    """Class = first-level folder name; its images are found recursively; hidden names ignored."""
+    """Class = first-level folder (``class_of_folder``, the app's rule too); its images are found
+    recursively; hidden names ignored."""
     classes, samples, skipped = [], [], []
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if entry.name.startswith("."):
+        name = class_of_folder(entry.name)
+        if name is None:
             continue
         if entry.is_dir():
-            classes.append(entry.name)
+            classes += [] if name in classes else [name]
             samples += [
-                Sample(path, path.relative_to(root).as_posix(), entry.name)
+                Sample(path, path.relative_to(root).as_posix(), name)
                 for path in _images_below(Path(entry.path))
             ]
         elif is_image_path(entry.name):
@@ -201,12 +194,8 @@ def _list_csv(manifest: Path) -> tuple[Path, list[Sample], list[str], list[Skipp
     labels: dict[str, tuple[str, int]] = {}
     extras: dict[str, tuple[str | None, str | None]] = {}
     missing: list[tuple[int, str]] = []
-    for line, raw_path, label, group, split in rows:
+    for line, raw_path, label, group, split in (astuple(row) for row in rows):
         rel = _manifest_rel(root, raw_path)
-        if not label:
-            raise TrainerError(f"{manifest.name} line {line} has an empty label: fill it in")
-        if not raw_path:
-            raise TrainerError(f"{manifest.name} line {line} has an empty path: fill it in")
         if rel in labels and labels[rel][0] != label:
             raise TrainerError(
                 f"{manifest.name} lists {raw_path} twice with different labels "
@@ -234,41 +223,12 @@ def _list_csv(manifest: Path) -> tuple[Path, list[Sample], list[str], list[Skipp
     return root, sorted(samples, key=_by_rel), classes, []
 
 
-def _read_manifest_rows(manifest: Path) -> list[tuple[int, str, str, str, str]]:
-    """(line number, path, label, group, split) of each non-blank row (group and split empty
-    when the CSV lacks those columns); TrainerError if the CSV is unusable."""
+def _read_manifest_rows(manifest: Path) -> list[ManifestRow]:
+    """The manifest's rows, read by the contract's one strict reader; TrainerError if unusable."""
     try:
-        with manifest.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            lacking = [name for name in CSV_COLUMNS if name not in columns]
-            if lacking:
-                raise TrainerError(
-                    f"{manifest.name} lacks column(s) {', '.join(lacking)}: its first row must "
-                    f"name the columns path,label (it has: {', '.join(columns) or 'nothing'})"
-                )
-            reader.fieldnames = columns
-            return [
-                (reader.line_num, _row_path(row), *(_cell(row, name) for name in _ALL_COLUMNS[1:]))
-                for row in reader
-                if any((value or "").strip() for value in row.values() if isinstance(value, str))
-            ]
-    except UnicodeDecodeError as exc:
-        raise TrainerError(f"{manifest.name} is not UTF-8 text: save it as a UTF-8 CSV") from exc
-    except csv.Error as exc:
-        raise TrainerError(f"{manifest.name} is not a valid CSV file ({exc})") from exc
-    except OSError as exc:
-        raise TrainerError(f"cannot read {manifest}: {exc.strerror or exc}") from exc
-
-
-def _row_path(row: dict[str, Any]) -> str:
-    """The path a manifest row names; exact bytes from ``path_bytes`` when it is filled in."""
-    return path_from_cells(_cell(row, "path"), row.get(PATH_BYTES_COLUMN))
-
-
-def _cell(row: dict[str, Any], name: str) -> str:
-    value = row.get(name)
-    return value.strip() if isinstance(value, str) else ""
+        return read_manifest(manifest).rows
+    except ManifestError as exc:
+        raise TrainerError(str(exc)) from exc
 
 
 def _manifest_rel(root: Path, raw_path: str) -> str:
@@ -312,7 +272,7 @@ def _unreadable_reason(sample: Sample, image_size: int) -> str | None:
 def _require_trainable(data: LabelledData, source: Path) -> None:
     """At least two classes, each with at least two readable images."""
     counts = Counter(sample.label for sample in data.samples)
-    skipped = Counter(item.path.split("/", 1)[0] for item in data.skipped)
+    skipped = Counter(class_of_folder(item.what.split("/", 1)[0]) for item in data.skipped)
     for label in data.classes:
         if counts[label] < MIN_IMAGES_PER_CLASS:
             unreadable = f" ({skipped[label]} unreadable)" if skipped[label] else ""
@@ -381,4 +341,4 @@ def _by_rel(sample: Sample) -> str:
 
 
 def _by_path(item: Skipped) -> str:
-    return item.path
+    return item.what

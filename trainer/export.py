@@ -44,17 +44,16 @@ from trainer.evaluate import (
 from trainer.files import replacing
 from trainer.models import HEAD_LAYER, export_view
 from trainer.progress import Progress
-from trainer.split import (
+from trainer.run_folder import (
     GROUPS_FILE,
+    HISTORY_FILE,
+    KERAS_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
     SPLIT_FILE,
-    SPLITS,
-    merged_groups,
-    read_groups_csv,
-    read_split_csv,
 )
+from trainer.split import SPLITS, merged_groups, read_groups_csv, read_split_csv
 
-ONNX_FILE, KERAS_FILE, REPORT_FILE = "model.onnx", "model.keras", "report.json"
-HISTORY_FILE = "history.json"
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
 PARITY_IMAGES = 256
@@ -102,7 +101,7 @@ def export_run(
     started = time.perf_counter()
     evaluated_on = "test" if parts["test"] else "val"
     samples = parts[evaluated_on]
-    session = open_session(run_dir / ONNX_FILE)
+    session = open_session(run_dir / MODEL_FILE)
     probs = predict_samples(session, samples, size)
     report = classification_report(classes, samples, probs)
     recipe = record.get("recipe", {})
@@ -177,7 +176,7 @@ def export_onnx(
             f"(max |diff| {parity.max_abs_diff:.2e}, tolerance {tolerance:.0e}, same classes: "
             f"{parity.argmax_agree}); model.onnx was not written. Please report this"
         )
-    with replacing(run_dir / ONNX_FILE) as tmp:
+    with replacing(run_dir / MODEL_FILE) as tmp:
         tmp.write_bytes(data)
     return parity
 

@@ -14,6 +14,7 @@ cannot be written as UTF-8, so every place where a path becomes text decides wha
   when it is not empty (``path_from_cells``). The escape lives in its own column because no escape
   inside ``path`` itself could be told apart from a real name: any text is a valid POSIX name.
 
+Which names are images (``is_image_path``) lives here too, for the same readers.
 Standard library only: the desktop app uses it without loading TensorFlow.
 """
 
@@ -53,3 +54,28 @@ def path_from_cells(path_cell: str, bytes_cell: str | None) -> str:
     if bytes_cell:
         return os.fsdecode(unquote_to_bytes(bytes_cell.strip()))
     return path_cell
+
+
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".bmp",
+        ".gif",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".jfif",
+        ".ppm",
+        ".pgm",
+        ".avif",
+    }
+    | {".heic", ".heif"}  # listed so they are flagged "not supported", not silently ignored
+)
+"""File suffixes we treat as images when scanning folders (case-insensitive)."""
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """True for names that look like images; content is checked only when decoded."""
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_SUFFIXES

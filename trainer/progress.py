@@ -1,8 +1,8 @@
 """How a training run reports progress: silently, as a terminal bar, or as JSON lines.
 
 The desktop app starts the trainer as a child process with ``--progress json`` and reads one
-JSON object per line from its stdout (events ``stage``, ``start``, ``epoch``, ``done``,
-``error``). Each line is flushed at once so the app sees it while the run goes on.
+JSON object per line from its stdout (``trainer.run_folder.Event``: ``stage``, ``start``, ``epoch``,
+``done``, ``error``). Each line is flushed at once so the app sees it while the run goes on.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import json
 import math
 import sys
 from typing import Any, TextIO
+
+from trainer.run_folder import Event
 
 
 class Progress:
@@ -45,19 +47,19 @@ class JsonLinesProgress(Progress):
         self._stream = stream or sys.stdout
 
     def stage(self, name: str) -> None:
-        self._emit({"event": "stage", "stage": name})
+        self._emit({"event": Event.STAGE, "stage": name})
 
     def start(self, **info: Any) -> None:
-        self._emit({"event": "start", **info})
+        self._emit({"event": Event.START, **info})
 
     def epoch(self, **fields: Any) -> None:
-        self._emit({"event": "epoch", **fields})
+        self._emit({"event": Event.EPOCH, **fields})
 
     def done(self, run_dir: str, report: dict[str, Any]) -> None:
-        self._emit({"event": "done", "run_dir": run_dir, "report": report})
+        self._emit({"event": Event.DONE, "run_dir": run_dir, "report": report})
 
     def error(self, message: str) -> None:
-        self._emit({"event": "error", "message": message})
+        self._emit({"event": Event.ERROR, "message": message})
 
     def _emit(self, event: dict[str, Any]) -> None:
         self._stream.write(json.dumps(finite(event)) + "\n")

@@ -25,14 +25,15 @@ from trainer.calibration import fit_temperature, fold_temperature
 from trainer.data import TrainingData, tf_dataset
 from trainer.distribute import even_batch
 from trainer.evaluate import write_json
-from trainer.export import HISTORY_FILE, KERAS_FILE, export_run
+from trainer.export import export_run
 from trainer.files import replacing
 from trainer.fit import Fit
 from trainer.models import HEAD_LAYER, build_classifier, unfreeze_top_blocks
 from trainer.options import TrainOptions
 from trainer.plan import Candidate, Plan, make_plan, measure_traits
 from trainer.progress import Progress
-from trainer.split import SPLIT_FILE, write_split_csv
+from trainer.run_folder import HISTORY_FILE, KERAS_FILE, SPLIT_FILE
+from trainer.split import write_split_csv
 
 SCRATCH_PATIENCE_FACTOR = 2
 """A model from scratch has a noisier validation loss than a pretrained one: it waits longer."""

@@ -37,16 +37,14 @@ from pathlib import Path
 
 from trainer.file_names import PATH_BYTES_COLUMN, path_bytes_cell, path_from_cells, shown
 from trainer.files import replacing
+from trainer.run_folder import GROUPS_FILE as GROUPS_FILE  # the run folder's names live there
+from trainer.run_folder import SPLIT_FILE as SPLIT_FILE
 
 SPLITS = ("train", "val", "test")
 TRAIN_FRACTION = 0.70
 VAL_FRACTION = 0.15
 MIN_FILES_FOR_TEST = 5
 SPLIT_CSV_COLUMNS = ("path", "label", "split", PATH_BYTES_COLUMN)
-SPLIT_FILE = "split.csv"
-"""Each sample's split in a run folder: the test images every later version is scored on."""
-GROUPS_FILE = "groups.csv"
-"""Each sample's group key in a run folder, so a split can be found again after files move."""
 GROUPS_CSV_COLUMNS = ("path", "group", PATH_BYTES_COLUMN)
 _PRIORITY = {"test": 0, "val": 1, "train": 2}
 """When a group's files name different locked splits, the first of these wins."""

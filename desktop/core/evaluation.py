@@ -155,7 +155,7 @@ def evaluate_version(
     predicted = predicted_names(project, model_id, rows)
     scope = labels.keys() if image_ids is None else set(image_ids) & labels.keys()
     ids = sorted(i for i in scope if i in predicted)
-    classes = project.model(model_id).classes
+    classes = project.version_class_names(model_id)
     true, guessed = [labels[i] for i in ids], [predicted[i] for i in ids]
     evaluation = evaluate_predictions(ids, true, guessed, classes)
     table = reliability_from(

@@ -145,7 +145,7 @@ def _plan(
     """(source path, class name) for every image to export, and what is left out and why."""
     names = {c.id: c.name for c in project.classes()}
     model_id = project.current_model_id()
-    model_names = project.model(model_id).classes if model_id is not None else []
+    model_names = project.version_class_names(model_id) if model_id is not None else []
     predictions = project.predictions(model_id) if include_predictions and model_id else {}
     items: list[tuple[str, str]] = []
     skipped: list[Skipped] = []
@@ -153,8 +153,7 @@ def _plan(
         if row.label_id is not None:
             class_name = names[row.label_id]
         elif row.id in predictions and predictions[row.id].confidence >= min_confidence:
-            index = predictions[row.id].class_index
-            class_name = names.get(row.predicted_id) or model_names[index]
+            class_name = model_names[predictions[row.id].class_index]
         else:
             continue
         if row.status != "ok":

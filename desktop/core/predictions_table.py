@@ -1,6 +1,8 @@
 """Models registered in a project and the predictions each made.
 
-Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class.
+Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class and
+``version_class_names`` to the name the user sees, the one mapping the grid, preview, exports,
+review and evaluation all use, so after a rename they cannot disagree.
 A model class is first matched by name (case-insensitive), so a model trained elsewhere still lines
 up with the user's classes; that match is then remembered by class id (``link_model_classes``), so
 renaming a class keeps its predictions, and undoing the rename needs nothing extra. A remembered
@@ -90,6 +92,14 @@ class PredictionsMixin:
             return []
         with self._reading() as conn:
             return model_class_ids(conn, model_id)
+
+    def version_class_names(self, model_id: int | None = None) -> list[str]:
+        """For each of the model's class indices, the name the user sees (see the module)."""
+        model_id = self._model_or_current(model_id)
+        if model_id is None:
+            return []
+        with self._reading() as conn:
+            return version_class_names(conn, model_id)
 
     def set_predictions(
         self, model_id: int, rows: Iterable[PredictionRow], batch_size: int = 2000
@@ -186,6 +196,18 @@ def model_class_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]
         cid = linked[index] if index < len(linked) else None
         ids.append(cid if cid in current else by_name.get(class_key(name)))
     return ids
+
+
+def version_class_names(conn: sqlite3.Connection, model_id: int) -> list[str]:
+    """For each of the model's class indices, the project class's current name (so a renamed
+    class shows its new name), or the model's own name where the project has no such class."""
+    current = dict(conn.execute("SELECT id, name FROM classes").fetchall())
+    return [
+        current[cid] if cid is not None else name
+        for cid, name in zip(
+            model_class_ids(conn, model_id), model_class_names(conn, model_id), strict=True
+        )
+    ]
 
 
 def model_class_names(conn: sqlite3.Connection, model_id: int) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from itertools import starmap
 
 from desktop.core.duplicates import exact_groups, merge_groups
-from desktop.core.predictions_table import model_class_ids, model_class_names
+from desktop.core.predictions_table import model_class_ids, version_class_names
 from desktop.core.records import Counts, ImageRow
 from desktop.core.stored_paths import rows_with_path
 
@@ -41,17 +41,17 @@ class QueriesMixin:
 
         ``model_id`` defaults to the current model. With ``ids``, only those images (unknown ids
         are ignored), so a label change reloads a few rows instead of 100,000. One joined query;
-        the model's class index becomes the project's class id and the model's class name here.
+        the model's class index becomes the project's class id and the name the user sees here
+        (``version_class_names``).
         """
         with self._reading() as conn:
             if model_id is None:
                 model_id = self._current_model_id_in(conn)
             classes: list[list[object]] = []
             if model_id is not None:
-                ids_and_names = zip(
-                    model_class_ids(conn, model_id), model_class_names(conn, model_id), strict=True
-                )
-                classes = [list(pair) for pair in ids_and_names]
+                class_ids = model_class_ids(conn, model_id)
+                names = version_class_names(conn, model_id)
+                classes = [list(pair) for pair in zip(class_ids, names, strict=True)]
             params: list[object] = [json.dumps(classes), -1 if model_id is None else model_id]
             where = ""
             if ids is not None:

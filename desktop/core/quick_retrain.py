@@ -44,7 +44,8 @@ from trainer.calibration import (
     unscaled_probabilities,
 )
 from trainer.files import replacing
-from trainer.split import SPLIT_FILE, write_split_csv
+from trainer.run_folder import MODEL_FILE, SPLIT_FILE
+from trainer.split import write_split_csv
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -301,7 +302,7 @@ def quick_retrain_version(
     held = HeldOut.from_splits([splits[i] for i in data.image_ids])
     source = Path(project.model(source_id).path)
     result = quick_retrain(
-        source, Path(run_dir) / "model.onnx", data.embeddings, data.labels, classes, held
+        source, Path(run_dir) / MODEL_FILE, data.embeddings, data.labels, classes, held
     )
     write_split_csv(Path(run_dir) / SPLIT_FILE, split_rows(project, splits))
     metrics = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trainer.run_folder import Skipped as Skipped  # one record for the app and the trainer
+
 LABEL_SOURCES = ("user", "import", "accepted_prediction")
 IMAGE_STATUSES = ("ok", "unreadable", "missing")
 
@@ -36,8 +38,9 @@ class ImageRow:
     """What one grid tile needs; predictions are those of the current model (or None).
 
     ``predicted_id`` is the project class the prediction maps to (None when the project has no
-    such class); ``predicted_name`` is the model's own class name, so a prediction for a class the
-    project lacks can still be shown.
+    such class); ``predicted_name`` is the name to show (``version_class_names``): that class's
+    current name, or the model's own name, so a prediction for a class the project lacks can still
+    be shown.
     """
 
     id: int
@@ -74,14 +77,6 @@ class FoundFile:
     path: str
     size: int
     mtime: float
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """Something left out (a folder, a file, a CSV row) and the reason a person understands."""
-
-    what: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def results_table(
 ) -> ResultsTable | None:
     """The rows for the current model (empty predictions without one); None when cancelled."""
     model_id = project.current_model_id()
-    names = project.model(model_id).classes if model_id is not None else []
+    names = project.version_class_names(model_id) if model_id is not None else []
     classes = {c.id: c.name for c in project.classes()}
     predictions = project.predictions(model_id) if model_id is not None else {}
     splits = project_splits(project)

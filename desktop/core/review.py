@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClassNoise", "ReviewError", "ReviewResult", "Suspect", "review_project", "review_queue"]
 
-DEFAULT_PRUNE: PruneMethod = "prune_by_class"
+DEFAULT_PRUNE: PruneMethod = "low_self_confidence"
 DEFAULT_RANK: RankMethod = "self_confidence"
 """Chosen by ``benchmarks/label_errors.py`` on images it was not tuned on (BENCHMARKS.md)."""
 
@@ -190,7 +190,7 @@ def review_project(
         [data.labels[i] for i in order],
         [record.name for record in project.classes()],
         predictions=project.predictions(model_id),
-        model_classes=project.model(model_id).classes,
+        model_classes=project.version_class_names(model_id),
         model_id=model_id,
         settled=project.settled_image_ids(),
         prune=prune,

@@ -22,7 +22,7 @@ from desktop.core.records import (
     Skipped,
 )
 from trainer.contract import is_image_path
-from trainer.file_names import shown
+from trainer.run_folder import class_of_folder
 
 BATCH_SIZE = 500
 
@@ -185,7 +185,7 @@ def detect_class_folders(
     root = Path(os.path.realpath(os.fspath(folder)))
     try:
         with os.scandir(root) as listing:
-            subfolders = [e for e in listing if not e.name.startswith(".") and _is_dir(e)]
+            subfolders = [e for e in listing if class_of_folder(e.name) and _is_dir(e)]
     except OSError:
         return None
     subfolders.sort(key=lambda e: e.name)
@@ -194,8 +194,10 @@ def detect_class_folders(
         if is_cancelled(cancel):
             return None
         found = scan_all([entry.path], cancel)
-        if found.files:  # a class name is text: a folder name's stray bytes show as U+FFFD
-            classes.setdefault(shown(entry.name), []).extend(Path(f.path) for f in found.files)
+        if found.files:  # the trainer's rule: a folder name's stray bytes show as U+FFFD
+            classes.setdefault(class_of_folder(entry.name), []).extend(
+                Path(f.path) for f in found.files
+            )
     return classes if len(classes) >= 2 else None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from desktop.core.images_table import ids_by_path
 from desktop.core.version_data import VersionDataError, absolute_split_path, data_root_of
+from trainer.run_folder import SPLIT_FILE
 from trainer.split import read_split_csv
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def lock_old_splits(conn: sqlite3.Connection) -> int:
 
 def _split_rows(run_dir: Path) -> list[tuple[str, str]]:
     """(absolute path, split) from a run's split.csv; empty when there is none to read."""
-    split_csv = run_dir / "split.csv"
+    split_csv = run_dir / SPLIT_FILE
     try:
         if not split_csv.is_file():
             return []

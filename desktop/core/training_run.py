@@ -21,14 +21,11 @@ from desktop.core.csv_io import write_training_manifest
 from desktop.core.errors import ExportError
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.paths import data_dir
+from trainer.run_folder import MANIFEST_FILE, MODEL_FILE, REPORT_FILE, Event
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
 
-MANIFEST_NAME = "manifest.csv"
-MODEL_NAME = "model.onnx"
-REPORT_NAME = "report.json"
-HISTORY_NAME = "history.json"
 ETA_WINDOW = 3
 """Recent epochs averaged for the ETA: later epochs run at a steadier speed than the first."""
 
@@ -112,7 +109,7 @@ def prepare_run(
     if len(classes) < 2:
         raise TrainingRunError("label images of at least two classes before training")
     run_dir = new_run_dir(runs_folder or default_runs_folder())
-    manifest = run_dir / MANIFEST_NAME
+    manifest = run_dir / MANIFEST_FILE
     try:
         n_labels = write_training_manifest(project, manifest)
     except ExportError as exc:
@@ -137,7 +134,8 @@ def trainer_command(
 
 @dataclass(frozen=True)
 class TrainerEvent:
-    """One JSON progress line: ``kind`` is start, stage, epoch, done or error."""
+    """One JSON progress line; ``kind`` is one of ``trainer.run_folder.Event`` (or a kind a
+    newer trainer added, which the app ignores)."""
 
     kind: str
     fields: dict[str, Any]
@@ -178,18 +176,18 @@ class TrainingRun:
         event = parse_progress_line(line)
         if event is None or self.status in ("done", "failed", "cancelled"):
             return event
-        if event.kind == "stage":
+        if event.kind == Event.STAGE:
             self.stage = str(event.fields.get("stage", ""))
-        elif event.kind == "start":
+        elif event.kind == Event.START:
             self.status = "running"
             self.start_info = event.fields
-        elif event.kind == "epoch":
+        elif event.kind == Event.EPOCH:
             self.status = "running"
             self.epochs.append(event.fields)
-        elif event.kind == "done":
+        elif event.kind == Event.DONE:
             self.status = "done"
             self.report = event.fields.get("report") or {}
-        elif event.kind == "error":
+        elif event.kind == Event.ERROR:
             self.status = "failed"
             self.error = str(event.fields.get("message") or "the trainer stopped without a reason")
         return event
@@ -238,7 +236,7 @@ class TrainingRun:
         return max(0.0, min(eta, budget - spent))
 
     def model_path(self) -> Path:
-        return self.run_dir / MODEL_NAME
+        return self.run_dir / MODEL_FILE
 
     def can_register(self) -> bool:
         return self.status == "done" and self.model_path().is_file()
@@ -279,7 +277,7 @@ def register_run(project: Project, run: TrainingRun, n_labels: int) -> int | Non
         model = check_model_file(run.model_path())
     except ModelFileError as exc:
         raise TrainingRunError(f"the trained model cannot be used: {exc}") from exc
-    report = run.report or _read_report(run.run_dir / REPORT_NAME)
+    report = run.report or _read_report(run.run_dir / REPORT_FILE)
     calibration = report.get("calibration") or {}
     metrics = {
         "accuracy": report.get("accuracy"),

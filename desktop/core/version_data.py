@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trainer.run_folder import GROUPS_FILE, HISTORY_FILE, SPLIT_FILE
+
 if TYPE_CHECKING:
     from desktop.core.records import PredictionRow
     from desktop.core.store import Project
@@ -50,8 +52,9 @@ def label_names(project: Project, *, readable_only: bool = True) -> dict[int, st
 def predicted_names(
     project: Project, model_id: int, rows: Mapping[int, PredictionRow] | None = None
 ) -> dict[int, str]:
-    """image id -> the class name the model predicted (from ``rows`` when already loaded)."""
-    classes = project.model(model_id).classes
+    """image id -> the class name the model predicted, as the grid shows it (from ``rows`` when
+    already loaded): a renamed class has its new name, so it still matches the labels."""
+    classes = project.version_class_names(model_id)
     rows = project.predictions(model_id) if rows is None else rows
     return {
         image_id: classes[row.class_index]
@@ -99,7 +102,7 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
     data folder recorded in history.json. A path the project no longer knows (the file moved) is
     found by its content key from the run's groups.csv, so a moved test image stays a test image.
     """
-    from trainer.split import GROUPS_FILE, SPLIT_FILE, read_groups_csv, read_split_csv
+    from trainer.split import read_groups_csv, read_split_csv
 
     model_path = Path(project.model(model_id).path)
     split_csv = model_path.parent / SPLIT_FILE
@@ -126,7 +129,7 @@ def split_image_ids(project: Project, model_id: int, split: str) -> list[int]:
 def data_root_of(run_dir: Path) -> Path | None:
     """The data folder a trainer run recorded in its history.json (None when unknown)."""
     try:
-        history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+        history = json.loads((run_dir / HISTORY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     root = history.get("data_root") if isinstance(history, dict) else None

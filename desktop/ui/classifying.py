@@ -52,6 +52,14 @@ class Classifier(QObject):
         self.model_id: int | None = None
         self.last_run: tuple[int, int, bool] | None = None  # predicted, failed, completed
 
+    def class_names(self) -> list[str]:
+        """The classes of the model in use, by its class index, as the user sees them (a
+        renamed class has its new name: ``version_class_names``)."""
+        project = self.window.session.project
+        if project is None or self.model_id is None:
+            return []
+        return project.version_class_names(self.model_id)
+
     # --- models ------------------------------------------------------------------------------
     def choose_model(self) -> None:
         path = self.window.choose_open_file("Open model", "ONNX models (*.onnx);;All files (*)")
@@ -123,7 +131,7 @@ class Classifier(QObject):
             f"{', '.join(missing[:8])}.\n\nAdd them to the project?"
         )
         if not self.window.ask("Add the model's classes", question):
-            return True  # the model still opens; those predictions stay hidden
+            return True  # the model still opens; those predictions show the model's names
         try:
             self.window.session.add_classes(missing, f"Add the classes of {model_name}")
         except ProjectError as exc:
@@ -190,10 +198,7 @@ class Classifier(QObject):
         project = self.window.session.require()
         model, model_id = self.model, self.model_id
         assert model is not None and model_id is not None
-        names = {c.id: c.name for c in project.classes()}
-        shown = [
-            names.get(cid) if cid is not None else None for cid in project.model_class_ids(model_id)
-        ]
+        shown = project.version_class_names(model_id)
         workers = self.window.settings.value("classify/workers")
         options = ClassifyOptions(workers=None if workers in (None, "") else int(workers))
         try:
@@ -202,7 +207,9 @@ class Classifier(QObject):
         except (ClassifyError, InferenceError) as exc:
             raise ProjectError(str(exc)) from exc
 
-    def _store(self, project, model_id: int, batch: PredictionBatch, shown: list) -> Classified:
+    def _store(
+        self, project, model_id: int, batch: PredictionBatch, shown: list[str]
+    ) -> Classified:
         rows = [
             PredictionRow(
                 image_id=key,

@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.evaluation import Evaluation, evaluate_version
-from desktop.core.training_run import HISTORY_NAME
 from desktop.core.version_data import VersionDataError, split_image_ids
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
 from desktop.ui.fit_screen import show_all_rows
 from desktop.ui.plain_text import plain, tooltip
 from desktop.ui.reliability_diagram import ReliabilityDiagram
+from trainer.run_folder import HISTORY_FILE
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -66,7 +66,7 @@ def score_version(project: Project, model_id: int) -> VersionScore:
     else:
         scope = f"the locked test split ({n:,} labelled images)"
     run_dir = record.metrics.get("run_dir")
-    history = Path(run_dir) / HISTORY_NAME if isinstance(run_dir, str) else None
+    history = Path(run_dir) / HISTORY_FILE if isinstance(run_dir, str) else None
     return VersionScore(model_id, evaluation, scope, history)
 
 

@@ -9,6 +9,7 @@ threads); a model that cannot have maps says so under the preview instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -193,7 +194,7 @@ class HeatMapOverlay(QObject):
             self._clear_preview(result.message)
             return
         try:
-            name, cam = _class_map(result.maps, self.chosen)
+            name, cam = _class_map(result.maps, self.chosen, self.classifier.class_names())
         except HeatMapError as exc:
             self._clear_preview(str(exc))
             return
@@ -233,7 +234,7 @@ class HeatMapOverlay(QObject):
             review.heat_note.setText(result.message)
             return
         try:
-            name, cam = _class_map(result.maps, wanted[1])
+            name, cam = _class_map(result.maps, wanted[1], self.classifier.class_names())
         except HeatMapError as exc:
             review.heat_view.clear()
             review.heat_note.setText(str(exc))
@@ -249,9 +250,21 @@ class HeatMapOverlay(QObject):
         review.heat_note.setText(f"where the model sees {name}")
 
 
-def _class_map(maps: ClassMaps, chosen: str | None) -> tuple[str, np.ndarray]:
-    index = maps.predicted() if chosen is None else maps.index_of(chosen)
-    return maps.head.classes[index], maps.normalised(index)
+def _class_map(maps: ClassMaps, chosen: str | None, names: Sequence[str]) -> tuple[str, np.ndarray]:
+    """The map of ``chosen`` (None: the predicted class) and its name as the user sees it.
+
+    ``names`` are the version's classes as the preview and the review name them (a renamed
+    class has its new name); the head's own names stand in when they do not line up.
+    """
+    if len(names) != len(maps.head.classes):
+        names = list(maps.head.classes)
+    if chosen is None:
+        index = maps.predicted()
+    elif chosen in names:
+        index = list(names).index(chosen)
+    else:
+        index = maps.index_of(chosen)
+    return names[index], maps.normalised(index)
 
 
 def _row(*widgets: QWidget) -> QWidget:

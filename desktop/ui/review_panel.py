@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.active import CalibrationError, calibrate_version, label_next_in_project
 from desktop.core.churn import Churn, churn_between
 from desktop.core.errors import ProjectError
 from desktop.core.review import ReviewError, ReviewResult, Suspect, review_project
+from desktop.core.uncertainty import CalibrationError, calibrate_version, label_next_in_project
 from desktop.core.version_data import VersionDataError, label_names
 from desktop.ui.plain_text import plain, tooltip
 from trainer.file_names import shown

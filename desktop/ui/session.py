@@ -93,7 +93,7 @@ class Session(QObject):
         model_id = project.current_model_id()
         if prediction is None or model_id is None:
             return []
-        names = project.model(model_id).classes
+        names = project.version_class_names(model_id)
         return [(names[i] if 0 <= i < len(names) else f"#{i}", p) for i, p in prediction.topk]
 
     # --- labels (undoable) --------------------------------------------------------------------
@@ -194,8 +194,8 @@ class Session(QObject):
 
 
 def tile_from_row(row: ImageRow, class_names: dict[int, str]) -> Tile:
-    """A store row as the grid shows it: class ids become names; a prediction for a class the
-    project lacks shows the model's own name."""
+    """A store row as the grid shows it: the label's class id becomes its name; the prediction
+    already carries the name to show (``version_class_names``)."""
     return Tile(
         image_id=row.id,
         path=row.path,
@@ -203,7 +203,7 @@ def tile_from_row(row: ImageRow, class_names: dict[int, str]) -> Tile:
         error=row.error,
         label=class_names.get(row.label_id) if row.label_id is not None else None,
         label_source=row.label_source,
-        prediction=class_names.get(row.predicted_id, row.predicted_name),
+        prediction=row.predicted_name,
         confidence=row.confidence,
         margin=row.margin,
     )

@@ -47,6 +47,7 @@ from trainer.options import (  # stdlib-only: no TensorFlow
     BACKBONE_CHOICES,
     FLIP_CHOICES,
 )
+from trainer.run_folder import Event
 
 BACKBONE_TIPS = {
     "auto": "EfficientNet-Lite0 fine-tuned, and small_cnn from scratch too when the images are "
@@ -299,9 +300,9 @@ class TrainingDialog(QDialog):
     def _on_event(self, event: TrainerEvent) -> None:
         run = self.run
         assert run is not None
-        if event.kind == "stage":
+        if event.kind == Event.STAGE:
             self.stage_label.setText(f"Trainer: {run.stage}…")
-        elif event.kind == "start":
+        elif event.kind == Event.START:
             sizes = event.fields.get("split_sizes") or {}
             self.stage_label.setText(
                 f"Training {event.fields.get('backbone')} on {sizes.get('train', '?')} images "
@@ -310,7 +311,7 @@ class TrainingDialog(QDialog):
             self.progress.setRange(0, max(1, run.planned_epochs()))
             self.progress.setValue(0)
             self._ticker.start()
-        elif event.kind == "epoch":
+        elif event.kind == Event.EPOCH:
             self._last_epoch_at = time.monotonic()
             curves = run.curves()
             self.loss_plot.set_series(curves)

@@ -65,7 +65,7 @@ def test_odd_files_are_skipped_with_reasons_and_left_alone(tmp_path: Path) -> No
     listed_paths = {s.path for s in listed}
     data = load_labelled_data(root, SIZE)
     assert fingerprint(root) == before
-    skipped = {item.path: item.reason for item in data.skipped}
+    skipped = {item.what: item.reason for item in data.skipped}
     readable = {s.rel for s in data.samples}
     checked = 0
     for case in cases:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections import Counter
 from pathlib import Path
-from unittest import mock
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -15,6 +15,7 @@ from trainer.split import (
     assign_splits,
     base_split,
     read_split_csv,
+    split_point,
     write_split_csv,
 )
 
@@ -68,7 +69,11 @@ def test_adding_files_moves_only_repaired_files(old: list[str], added: list[str]
 
 # Hashes rarely give a class of 5+ files with one or two bands (nearly) empty, so these tests
 # choose the points (u) themselves, by how many fall in each band: every pattern comes up often.
+# Each chosen point is then stood for by a real file name whose hash lands nearest to it in the
+# same band, so the rule under test runs unpatched on names it could really meet.
 BANDS = ((0.0, 0.70), (0.70, 0.85), (0.85, 1.0))
+NAMES = sorted((split_point(f"c/{i}.png"), f"c/{i}.png") for i in range(40_000))
+POINTS = [u for u, _ in NAMES]
 
 
 @st.composite
@@ -82,14 +87,49 @@ def points(draw: st.DrawFn) -> list[float]:
     return draw(st.permutations(chosen))
 
 
+def names_at(us: list[float]) -> list[str]:
+    """For each point in turn, the unused file name whose hash is nearest to it in its band
+    (so the same points, in the same order, always give the same names)."""
+    used: set[str] = set()
+    chosen = []
+    for u in us:
+        low, high = next(band for band in BANDS if band[0] <= u < band[1])
+        start = bisect.bisect_left(POINTS, u)
+        near = sorted(
+            range(max(0, start - 8 - len(used)), min(len(NAMES), start + 8 + len(used))),
+            key=lambda i: abs(POINTS[i] - u),
+        )
+        name = next(
+            NAMES[i][1] for i in near if low <= POINTS[i] < high and NAMES[i][1] not in used
+        )
+        used.add(name)
+        chosen.append(name)
+    return chosen
+
+
 def splits_at(us: list[float]) -> dict[str, tuple[str, str]]:
-    """(split, base split) of each file of one class whose file i ("c/i") sits at point us[i]."""
-    rels = {f"c/{i}": u for i, u in enumerate(us)}
-    with mock.patch("trainer.split.split_point", rels.__getitem__):
-        return {
-            rel: (split, base_split(rel))
-            for rel, split in assign_splits((rel, "c") for rel in rels).items()
-        }
+    """(split, base split) of each file of one class, file i standing at (about) point us[i]."""
+    rels = names_at(us)
+    return {
+        rel: (split, base_split(rel))
+        for rel, split in assign_splits((rel, "c") for rel in rels).items()
+    }
+
+
+def test_chosen_points_become_real_names_in_the_same_bands() -> None:
+    us = [0.1, 0.69, 0.7, 0.84, 0.851, 0.99, 0.5]
+    names = names_at(us)
+    assert len(set(names)) == len(us)
+    assert [base_split(n) for n in names] == [
+        "train",
+        "train",
+        "val",
+        "val",
+        "test",
+        "test",
+        "train",
+    ]
+    assert all(abs(split_point(n) - u) < 0.002 for n, u in zip(names, us, strict=True))
 
 
 @settings(max_examples=300)

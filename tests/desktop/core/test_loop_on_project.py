@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.active import calibrate_version, label_next_in_project
 from desktop.core.churn import churn_between
 from desktop.core.classify import ClassifyOptions, classify_images
 from desktop.core.evaluation import evaluate_version, read_report
@@ -22,6 +21,7 @@ from desktop.core.quick_retrain import quick_retrain_version
 from desktop.core.records import PredictionRow
 from desktop.core.review import review_project
 from desktop.core.store import Project
+from desktop.core.uncertainty import calibrate_version, label_next_in_project
 from desktop.core.version_data import label_names, split_image_ids
 from trainer.contract import decode_for_model
 

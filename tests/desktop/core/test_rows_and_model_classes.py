@@ -53,7 +53,7 @@ def test_a_prediction_for_a_class_the_project_lacks_still_has_its_name(project, 
     predict(project, ids[:2], ["cat", "bird"], [0, 1])
     rows = project.image_rows()
     cat = project.class_by_name("cat").id
-    assert (rows[0].predicted_id, rows[0].predicted_name) == (cat, "cat")
+    assert (rows[0].predicted_id, rows[0].predicted_name) == (cat, "Cat")  # the project's spelling
     assert (rows[1].predicted_id, rows[1].predicted_name) == (None, "bird")
     assert (rows[2].predicted_id, rows[2].predicted_name) == (None, None)
 
@@ -83,7 +83,7 @@ def test_renaming_a_class_keeps_its_predictions_and_undo_too(project, tmp_path) 
     project.close()
     with Project.open(path) as reopened:
         assert reopened.image_rows()[0].predicted_id == cat
-        assert reopened.image_rows()[0].predicted_name == "cat"
+        assert reopened.image_rows()[0].predicted_name == "kitten"  # the name the user sees
 
 
 def test_a_new_class_does_not_inherit_a_deleted_class_s_predictions(project, tmp_path) -> None:

@@ -98,11 +98,30 @@ def test_missing_path_is_refused_with_a_message(window, tmp_path):
     assert window.grid.rowCount() == 0
 
 
-def test_thumbnails_are_cached_on_disk(window, shapes_dir, qtbot, wait_idle, tmp_path):
+def test_thumbnails_are_cached_on_disk(window, shapes_dir, qtbot, wait_idle, tmp_path, new_window):
     window.answers = [False]
     window.ingest.add_paths([shapes_dir / "circle"])
     wait_idle(window)
-    qtbot.waitUntil(lambda: len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 3, timeout=30_000)
+    cached = lambda: sorted((tmp_path / "thumbs").rglob("*.jpg"))  # noqa: E731
+    qtbot.waitUntil(lambda: len(cached()) == 3, timeout=30_000)
+    grid = window.grid
+    shown = lambda grid: all(grid.thumbnail(t) is not None for t in grid.tiles())  # noqa: E731
+    qtbot.waitUntil(lambda: shown(grid), timeout=30_000)
+    for file in cached():  # small pictures of the images, not empty or full-size files
+        image = QImage(str(file))
+        assert not image.isNull() and 0 < max(image.width(), image.height()) <= grid.thumb_pixels
+    written = {file: file.stat().st_mtime_ns for file in cached()}
+
+    # Another window on the same cache (as after a restart) shows them without making them again.
+    again = new_window(tmp_path)
+    assert again.project_files.open_path(tmp_path / "again.pigeonhole")
+    again.answers = [False]
+    again.ingest.add_paths([shapes_dir / "circle"])
+    wait_idle(again)
+    assert again.grid.rowCount() == 3
+    qtbot.waitUntil(lambda: shown(again.grid), timeout=30_000)
+    assert {file: file.stat().st_mtime_ns for file in cached()} == written
+    again.shutdown()
 
 
 def test_a_big_drop_goes_into_the_grid_in_small_chunks(

@@ -130,3 +130,19 @@ def test_the_overlay_follows_a_new_head(classified, qtbot, tiny_model_path, tmp_
     maps = overlay.maps.cached(tile.path)
     assert maps is not None and maps.maps.head.weight[0, 0] == -old.weight[0, 0]
     assert overlay.shown == (tile.path, old.classes[maps.maps.predicted()])
+
+
+def test_a_renamed_class_keeps_its_map_under_its_new_name(classified, qtbot) -> None:
+    """The preview names a renamed class by its new name; clicking it finds the model's class."""
+    window = classified
+    overlay, preview = window.heat_map, window.preview
+    window.actions["Heat Map"].trigger()
+    second = preview.bars.rows()[1][0]
+    window.session.rename_class(window.session.project.class_by_name(second).id, "renamed")
+    window.show_current()
+    tile = preview.tile
+    assert preview.bars.rows()[1][0] == "renamed"
+    line = preview.bars.height() // len(preview.bars.rows())
+    qtbot.mouseClick(preview.bars, Qt.MouseButton.LeftButton, pos=QPoint(10, line + line // 2))
+    qtbot.waitUntil(lambda: overlay.shown == (tile.path, "renamed"))
+    assert overlay.note.text() == "renamed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop.core.active import (
+from desktop.core.uncertainty import (
     CalibrationError,
     calibrate_threshold,
     label_next,

@@ -1,4 +1,4 @@
-"""What to label next, and which images the model should not force into a class.
+"""Where the model hesitates: what to label next, and which images it should not force into a class.
 
 Labels help most where the model hesitates between two classes, so "label next" orders the
 unlabelled images by the margin between their top two probabilities. "None of these" needs a
