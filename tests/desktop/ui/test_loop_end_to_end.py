@@ -274,6 +274,8 @@ def test_quick_retrain_adds_a_version_that_loads_and_churn_matches_a_hand_count(
     window, loop = opened
     project = window.session.project
     old = trained.model_id
+    # Opening a project rebuilds the review queue in the background; a second job waits for it.
+    qtbot.waitUntil(lambda: idle(window), timeout=60_000)
     window.actions["Quick Retrain"].trigger()
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
     qtbot.waitUntil(lambda: loop.review_panel.data is not None and idle(window), timeout=60_000)
@@ -318,6 +320,7 @@ def test_quick_retrain_adds_a_version_that_loads_and_churn_matches_a_hand_count(
 def test_switching_versions_from_the_models_panel(trained: Trained, opened, qtbot) -> None:
     window, loop = opened
     project = window.session.project
+    qtbot.waitUntil(lambda: idle(window), timeout=60_000)  # the review rebuild after opening
     window.actions["Quick Retrain"].trigger()
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
     panel = loop.models_panel
@@ -376,6 +379,7 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
         assert f"(v{first.model_id}: {first.probability:.1%})" in panel.suspects.item(0).text()
 
     project = window.session.project
+    qtbot.waitUntil(lambda: idle(window), timeout=60_000)
     window.actions["Quick Retrain"].trigger()  # a new version
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=60_000)
     qtbot.waitUntil(
