@@ -99,8 +99,8 @@ class VersionOffer(QWidget):
     def offer(self, new: ModelRecord, current: ModelRecord) -> None:
         self.model_id = new.id
         self.label.setText(
-            f"v{new.id} is trained: {score_text(new)} on {new.n_labels:,} labels. "
-            f"In use: v{current.id}, {score_text(current)} on {current.n_labels:,} labels."
+            f"v{new.id} is trained: {score_text(new)} (from {new.n_labels:,} labels). "
+            f"In use: v{current.id}, {score_text(current)} (from {current.n_labels:,} labels)."
         )
         self.use_button.setText(f"Use v{new.id}")
         self.keep_button.setText(f"Keep v{current.id}")
