@@ -52,10 +52,17 @@ def decode_rows(batch: Batch, size: int) -> Batch:
     }
 
 
-def input_blocks(rows: Any, workers: int, most_rows: int = 1024) -> list[Any]:
-    """Slices of the input table: a few per worker so all are busy, none above ``most_rows``."""
-    blocks = max(workers * 4, math.ceil(rows.num_rows / most_rows), 1)
-    step = max(1, math.ceil(rows.num_rows / blocks))
+def input_blocks(rows: Any, workers: int, batch_size: int, most_rows: int = 1024) -> list[Any]:
+    """Slices of the input table, each a whole number of batches: about 16 per worker.
+
+    Actors take blocks one or two at a time as they free up, so small blocks keep both busy to
+    the end (a block of 250 images is ~10 s of one core: the last one left a core idle that long,
+    and an actor that started late could not hand work over) while a block of a few batches
+    still makes Ray's per-task cost negligible. ``most_rows`` bounds a block on big inputs.
+    """
+    per_block = math.ceil(rows.num_rows / max(workers * 16, 1))
+    per_block = min(max(per_block, batch_size), max(most_rows, batch_size))
+    step = math.ceil(per_block / batch_size) * batch_size
     return [rows.slice(start, step) for start in range(0, max(rows.num_rows, 1), step)]
 
 
@@ -106,7 +113,7 @@ class Classifier:
 
 def build_dataset(ray: Any, rows: Any, model_path: Path, input_size: int, spec: WorkerSpec) -> Any:
     """The lazy dataset of result rows for ``rows`` (a pyarrow table of index, path, error)."""
-    dataset = ray.data.from_arrow(input_blocks(rows, spec.workers))
+    dataset = ray.data.from_arrow(input_blocks(rows, spec.workers, spec.batch_size))
     decode_cpus = spec.num_cpus if spec.num_gpus == 0 else 1
     dataset = dataset.map_batches(
         decode_rows,
