@@ -133,14 +133,17 @@ def runs(
     warm_up = [str(p) for p in paths[:32]]
     for engine in argv:
         warm_out = str(out[engine].with_suffix(".warm.csv"))
-        timed_classify([*warm_up, *argv[engine], "--out", warm_out])
+        warm_s = timed_classify([*warm_up, *argv[engine], "--out", warm_out])
+        print(f"{engine} warm-up: {len(warm_up)} images in {warm_s:.1f} s", file=sys.stderr)
     small: dict[str, float] = {}
     full: dict[str, float] = {}
     for engine in ("local", "ray"):
         small_out = str(out[engine].with_suffix(".small.csv"))
         small[engine] = timed_classify([*quarter, *argv[engine], "--out", small_out])
+        print(f"{engine}: {len(quarter)} images in {small[engine]:.1f} s", file=sys.stderr)
     for engine in ("ray", "local"):
         full[engine] = timed_classify([str(folder), *argv[engine], "--out", str(out[engine])])
+        print(f"{engine}: {len(paths)} images in {full[engine]:.1f} s", file=sys.stderr)
     return {engine: (small[engine], full[engine]) for engine in argv}
 
 
