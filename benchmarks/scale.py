@@ -40,6 +40,7 @@ from benchmarks.classify_folder import (
 )
 from benchmarks.common import write_table
 from desktop.cli_classify import main as classify
+from desktop.cluster.connect import workers_at_our_priority
 from desktop.core.model_file import check_model_file
 
 SECTION = "Classify on Ray and train with MirroredStrategy (issue 19)"
@@ -92,6 +93,7 @@ def engines(folder: Path, paths: list[Path], model: Path, work: Path) -> dict[st
     local_csv, ray_csv = work / "local.csv", work / "ray.csv"
     count = len(paths)
     started = time.perf_counter()
+    workers_at_our_priority()  # as the CLI's own one-machine cluster does
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     init_s = time.perf_counter() - started
     argv = {
@@ -223,10 +225,13 @@ px). Local: the default process pool (one decoder per core). Ray: one classifier
 (`--num-cpus-per-worker 1`), decode fused into the actor, results streamed to the driver and
 written as Parquet shards (20 of them), then assembled into the same CSV. `ray.init` (starting the
 cluster) comes first and is shown apart; the cluster then stays up, idle, during the local runs
-too. Each engine does a 32-image warm-up run, then runs on a quarter of the images and on all of
-them, in the order local, Ray, Ray, local (so both see the same load): images/s = the extra
-images / the extra seconds (the engine once it is going), and start-up = the full run's seconds
-less what that rate explains (for Ray: planning, starting the actors, opening their ONNX
+too. Its workers run at the benchmark's own CPU priority, as those of the CLI's one-machine
+cluster do (Ray's default lowers them by 15 `nice` levels: next to this shared machine's other
+jobs that left Ray 0.71 of the local engine's speed in a run of 2026-12-02). Each engine does a
+32-image warm-up run, then runs on a quarter of the images and on all of them, in the order
+local, Ray, Ray, local (so both see the same load): images/s = the extra images / the extra
+seconds (the engine once it is going), and start-up = the full run's seconds less what that rate
+explains (for Ray: planning, starting the actors, opening their ONNX
 sessions; paid once per run).
 
 Training (`--distribute mirrored` over two logical CPU devices, batch 8 per replica, against
