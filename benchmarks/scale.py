@@ -38,7 +38,7 @@ from benchmarks.classify_folder import (
     ensure_photos,
     warm_page_cache,
 )
-from benchmarks.common import write_table
+from benchmarks.common import load_average, write_table
 from desktop.cli_classify import main as classify
 from desktop.cluster.connect import workers_at_our_priority
 from desktop.core.model_file import check_model_file
@@ -227,12 +227,14 @@ written as Parquet shards (20 of them), then assembled into the same CSV. `ray.i
 cluster) comes first and is shown apart; the cluster then stays up, idle, during the local runs
 too. Its workers run at the benchmark's own CPU priority, as those of the CLI's one-machine
 cluster do (Ray's default lowers them by 15 `nice` levels: next to this shared machine's other
-jobs that left Ray 0.71 of the local engine's speed in a run of 2026-12-02). Each engine does a
-32-image warm-up run, then runs on a quarter of the images and on all of them, in the order
-local, Ray, Ray, local (so both see the same load): images/s = the extra images / the extra
-seconds (the engine once it is going), and start-up = the full run's seconds less what that rate
-explains (for Ray: planning, starting the actors, opening their ONNX
-sessions; paid once per run).
+jobs that left Ray 0.71 of the local engine's speed in a run of 2026-12-02 with a 96 px model).
+Each actor decodes the next batch in a thread while ONNX Runtime runs the current one, as the
+local engine's decoders work beside its session (one after the other, 0.76 in that setting; with
+the overlap, 1.03). Each engine does a 32-image warm-up run, then runs on a quarter of the images
+and on all of them, in the order local, Ray, Ray, local (so both see the same load): images/s =
+the extra images / the extra seconds (the engine once it is going), and start-up = the full
+run's seconds less what that rate explains (for Ray: planning, starting the actors, opening
+their ONNX sessions; paid once per run). Load average at the end: {load_average()}.
 
 Training (`--distribute mirrored` over two logical CPU devices, batch 8 per replica, against
 `--distribute none` at batch 16: the same global batch), small_cnn on the tiny dataset (60 images):

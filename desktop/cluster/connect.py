@@ -77,10 +77,10 @@ def workers_at_our_priority() -> None:
     """Make a Ray cluster that this process starts run its workers at this process's priority.
 
     Ray lowers its workers' CPU priority by 15 (``nice``) below the raylet's so the raylet stays
-    responsive. On a machine shared with other work that starves the classifier actors: measured
-    here, next to jobs at normal priority, they got 0.71 of the images/s of the local engine,
-    whose decoders run at the caller's priority. A cluster of its own machines is not affected
-    (nothing else competes there). An operator's own ``RAY_worker_niceness`` is kept.
+    responsive. On a machine shared with other work that starves the classifier actors: next to
+    jobs at normal priority they got 0.71 of the images/s of the local engine, whose decoders run
+    at the caller's priority (benchmarks/scale.py, 2 cores). A cluster of its own machines is not
+    affected (nothing else competes there). An operator's own ``RAY_worker_niceness`` is kept.
     """
     os.environ.setdefault(WORKER_NICENESS, "0")
 

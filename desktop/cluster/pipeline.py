@@ -6,9 +6,9 @@
 engine's ``predict_batch``. On CPU workers the actor decodes its own rows, the next batch in a
 thread while ONNX Runtime runs the current one, as the local engine's decoders work beside its
 session: decoded pixels never cross the object store, and decoding and inference overlap (done
-one after the other, an actor is one busy thread, and next to other jobs two of them got 0.76
-of the local engine's images/s on this machine). A GPU worker gets its pixels from a separate
-``map_batches`` stage of CPU decode tasks instead.
+one after the other, an actor is one busy thread: next to other jobs on a 2-core machine two of
+them got 0.76 of the local engine's images/s, 1.03 with the overlap; benchmarks/scale.py). A GPU
+worker gets its pixels from a separate ``map_batches`` stage of CPU decode tasks instead.
 """
 
 from __future__ import annotations
