@@ -29,7 +29,7 @@ def train(
     """
     from trainer.data import load_training_data
     from trainer.options import TrainOptions
-    from trainer.plan import MIN_SIZE
+    from trainer.plan import MIN_SIZE, batch_size_for
     from trainer.progress import Progress
     from trainer.split import GROUPS_FILE, write_groups_csv
 
@@ -44,6 +44,7 @@ def train(
     scan_seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     write_groups_csv(out / GROUPS_FILE, dataset.groups)
+    settings = batch_size_for(settings, len(dataset.part("train")))
 
     from trainer.distribute import run_distributed
     from trainer.recipe import train_and_export  # TensorFlow is imported here, not before.

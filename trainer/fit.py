@@ -8,6 +8,7 @@ budget never leaves a model from a worse epoch than one it already had.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,11 @@ class Fit:
     class_weight: dict[int, float]
     progress: Progress
     deadline: float | None = None
-    """time.monotonic() after which no new epoch starts; None: no limit."""
+    """time.monotonic() by which training ends (no epoch is started that would pass it)."""
+
+    def __post_init__(self) -> None:
+        # One for every phase: the epochs already timed tell how long the next one takes.
+        self._deadline = Deadline(self.deadline)
 
     def phase(
         self, name: str, epochs: int, learning_rate: float, patience: int
@@ -43,7 +48,7 @@ class Fit:
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             ),
-            Deadline(self.deadline),
+            self._deadline,
             ProgressCallback(self.progress, name, epochs),
         ]
         try:
@@ -64,19 +69,33 @@ class Fit:
         return {key: [float(v) for v in values] for key, values in history.history.items()}
 
     def out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
+        """Whether the deadline stopped a phase or has passed: no further phase should start."""
+        if self.deadline is None:
+            return False
+        return self._deadline.stopped or time.monotonic() >= self.deadline
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stops training after the epoch in which ``deadline`` (time.monotonic) passes."""
+    """Stops training before an epoch that would end after ``deadline`` (time.monotonic).
 
-    def __init__(self, deadline: float | None) -> None:
+    The next epoch is assumed to take as long as the longest so far, so a budget is an upper
+    bound on the seconds spent, not a point after which one more epoch still runs.
+    """
+
+    def __init__(self, deadline: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self._deadline = deadline
+        self._deadline, self._clock = deadline, clock
+        self._epoch_started = 0.0
+        self._longest_epoch = 0.0
         self.stopped = False
 
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_started = self._clock()
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        now = self._clock()
+        self._longest_epoch = max(self._longest_epoch, now - self._epoch_started)
+        if self._deadline is not None and now + self._longest_epoch >= self._deadline:
             self.stopped = True
             self.model.stop_training = True
 

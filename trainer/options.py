@@ -26,7 +26,7 @@ class TrainOptions:
     image_size: int = 0  # 0: from the data (trainer.plan)
     epochs: int = 0  # first phase; 0: 10 for a pretrained head, 100 for small_cnn from scratch
     fine_tune_epochs: int = 30  # then fine-tuning, kept only if validation improves; 0: off
-    batch_size: int = 32
+    batch_size: int = 0  # 0: from the data (trainer.plan.batch_size_for)
     seed: int = 1234
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
@@ -58,10 +58,10 @@ class TrainOptions:
             raise TrainerError(
                 f"--image-size {self.image_size} is out of range; use 16 to 1024 pixels"
             )
-        for name in ("batch_size", "fine_tune_blocks", "patience"):
+        for name in ("fine_tune_blocks", "patience"):
             if getattr(self, name) < 1:
                 raise TrainerError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("epochs", "fine_tune_epochs"):
+        for name in ("epochs", "fine_tune_epochs", "batch_size"):
             if getattr(self, name) < 0:
                 raise TrainerError(f"--{name.replace('_', '-')} must be 0 (the default) or more")
         if self.distribute not in DISTRIBUTE_CHOICES:

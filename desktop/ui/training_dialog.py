@@ -102,7 +102,8 @@ class TrainingDialog(QDialog):
         self.fine_tune_epochs = _spin(0, 1000, "most epochs of fine-tuning the backbone (0: off)")
         self.image_size = _spin(0, 1024, "pixels per side")
         self.image_size.setSpecialValueText("from the images")
-        self.batch_size = _spin(1, 1024, "images per training step")
+        self.batch_size = _spin(0, 1024, "images per training step")
+        self.batch_size.setSpecialValueText("from the data (32; 128 from 4,000 images)")
         self.flips = _choices(FLIP_CHOICES, FLIP_TIPS)
         self.time_budget = QDoubleSpinBox()
         self.time_budget.setRange(0, 24 * 60)
@@ -158,7 +159,7 @@ class TrainingDialog(QDialog):
             epochs=self.epochs.value(),
             fine_tune_epochs=self.fine_tune_epochs.value(),
             image_size=size or None,
-            batch_size=self.batch_size.value(),
+            batch_size=self.batch_size.value() or None,
             flips=self.flips.currentText(),
             time_budget=self.time_budget.value(),
         )
@@ -168,7 +169,7 @@ class TrainingDialog(QDialog):
         self.epochs.setValue(options.epochs)
         self.fine_tune_epochs.setValue(options.fine_tune_epochs)
         self.image_size.setValue(options.image_size or 0)
-        self.batch_size.setValue(options.batch_size or 32)
+        self.batch_size.setValue(options.batch_size or 0)
         self.flips.setCurrentText(options.flips)
         self.time_budget.setValue(options.time_budget)
         self._follow_backbone(options.backbone)
@@ -193,7 +194,7 @@ class TrainingDialog(QDialog):
             epochs=int(value("training/epochs", default.epochs)),
             fine_tune_epochs=int(value("training/fine_tune_epochs", default.fine_tune_epochs)),
             image_size=int(value("training/image_size", 0)) or None,
-            batch_size=int(value("training/batch_size", 32)),
+            batch_size=int(value("training/batch_size", 0)) or None,
             flips=flips if flips in FLIP_CHOICES else default.flips,
             time_budget=float(value("training/time_budget", default.time_budget)),
         )

@@ -10,7 +10,7 @@ from PIL import Image
 
 from trainer.errors import TrainerError
 from trainer.options import TrainOptions
-from trainer.plan import DataTraits, image_size_for, make_plan, measure_traits
+from trainer.plan import DataTraits, batch_size_for, image_size_for, make_plan, measure_traits
 
 
 @pytest.mark.parametrize(
@@ -41,17 +41,33 @@ def test_traits_come_from_the_headers(tmp_path: Path) -> None:
     assert measure_traits([*photos, tmp_path / "missing.png"]) == DataTraits(480, 0.0)
 
 
-def test_photos_get_the_pretrained_model_and_scans_a_from_scratch_one_too() -> None:
+def test_photos_get_the_pretrained_model_and_greyscale_photos_a_from_scratch_one_too() -> None:
     photos = make_plan(TrainOptions(), DataTraits(median_side=480, greyscale_share=0.0))
-    scans = make_plan(TrainOptions(), DataTraits(median_side=8, greyscale_share=1.0))
+    x_rays = make_plan(TrainOptions(), DataTraits(median_side=480, greyscale_share=1.0))
 
     assert [(c.backbone, c.image_size) for c in photos.candidates] == [("efficientnet_lite0", 224)]
-    assert [(c.backbone, c.image_size) for c in scans.candidates] == [
-        ("small_cnn", 32),
-        ("efficientnet_lite0", 32),
+    assert [(c.backbone, c.image_size) for c in x_rays.candidates] == [
+        ("small_cnn", 64),
+        ("efficientnet_lite0", 224),
     ]
-    assert "far from ImageNet" in scans.candidates[0].why
+    assert "far from ImageNet" in x_rays.candidates[0].why
     assert photos.budget_seconds == 15 * 60
+
+
+@pytest.mark.parametrize("greyscale_share", [0.0, 1.0])
+def test_small_images_train_from_scratch_alone(greyscale_share: float) -> None:
+    plan = make_plan(TrainOptions(), DataTraits(median_side=28, greyscale_share=greyscale_share))
+
+    assert [(c.backbone, c.image_size) for c in plan.candidates] == [("small_cnn", 32)]
+    assert "too small for ImageNet features" in plan.candidates[0].why
+
+
+def test_large_training_sets_take_larger_batches_unless_one_is_chosen() -> None:
+    assert batch_size_for(TrainOptions(), 3999).batch_size == 32
+    assert batch_size_for(TrainOptions(), 28000).batch_size == 128
+    assert batch_size_for(TrainOptions(batch_size=8), 28000).batch_size == 8
+    with pytest.raises(TrainerError, match="--batch-size"):
+        TrainOptions(batch_size=-1).checked()
 
 
 def test_options_override_the_rules() -> None:
