@@ -90,7 +90,8 @@ def run_ours(
         "ECE (before T)": f"{found['ece']:.3f} ({before:.3f})",
         "training s": round(report["timings"]["train_seconds"], 1),
         "recipe": f"{recipe['winner']} {info.input_size} px, flips "
-        f"{'on' if recipe['flips']['flips'] else 'off'}, T={temperature:.2f}; "
+        f"{'on' if recipe['flips']['flips'] else 'off'}, rotate/zoom/shift "
+        f"{'on' if recipe['plan'].get('augment', True) else 'off'}, T={temperature:.2f}; "
         + "; ".join(
             f"{c['backbone']} val {c['val_accuracy']:.3f} in {c['train_seconds']:.0f}s"
             for c in recipe["candidates"]

@@ -195,8 +195,10 @@ def test_the_sample_model_names_the_sample_folders() -> None:
     from desktop.resources import sample_project
 
     sample = sample_project()
-    props = {p.key: p.value for p in onnx.load(str(sample.model)).metadata_props}
+    model = onnx.load(str(sample.model))
+    props = {p.key: p.value for p in model.metadata_props}
     info = ModelInfo.from_props(props)
+    assert "feature_map" in [output.name for output in model.graph.output]  # heat maps work
     assert sorted(info.classes) == sample.class_names()
     assert len(sample.labelled_images()) >= 200
     assert sample.model.stat().st_size < 5_000_000

@@ -16,7 +16,7 @@ from typing import Any
 
 from trainer.distribute import DISTRIBUTE_CHOICES
 from trainer.errors import TrainerError
-from trainer.options import AUTO, BACKBONE_CHOICES, FLIP_CHOICES
+from trainer.options import AUGMENT_CHOICES, AUTO, BACKBONE_CHOICES, FLIP_CHOICES
 from trainer.progress import BarProgress, JsonLinesProgress, Progress
 
 EXIT_BAD_INPUT = 2
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--flips",
         choices=FLIP_CHOICES,
         help="random horizontal flips (auto: only if mirrored images keep their labels)",
+    )
+    train.add_argument(
+        "--augment",
+        choices=AUGMENT_CHOICES,
+        help="small random rotations, zooms and shifts (auto: for photos, not for images "
+        "under 64 px)",
     )
     train.add_argument(
         "--time-budget",
@@ -128,7 +134,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> None:
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("backbone", "image_size", "epochs", "fine_tune_epochs")
-    names += ("batch_size", "seed", "patience", "flips", "time_budget", "distribute")
+    names += ("batch_size", "seed", "patience", "flips", "augment", "time_budget", "distribute")
     return {name: getattr(args, name) for name in names}
 
 

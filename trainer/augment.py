@@ -42,15 +42,16 @@ class FlipDecision:
         return asdict(self)
 
 
-def augmentation(seed: int, flips: bool) -> keras.Sequential:
-    """Small rotations, zooms and shifts, and horizontal flips only where they keep labels."""
+def augmentation(seed: int, flips: bool, geometric: bool = True) -> keras.Sequential:
+    """Horizontal flips only where they keep labels; small rotations, zooms and shifts if asked."""
     steps = [keras.layers.RandomFlip("horizontal", seed=seed)] if flips else []
-    steps += [
-        keras.layers.RandomRotation(0.03, seed=seed + 1),  # about ±11°
-        keras.layers.RandomZoom(0.1, seed=seed + 2),
-        keras.layers.RandomTranslation(0.05, 0.05, seed=seed + 3),
-    ]
-    return keras.Sequential(steps, name="augmentation")
+    if geometric:
+        steps += [
+            keras.layers.RandomRotation(0.03, seed=seed + 1),  # about ±11°
+            keras.layers.RandomZoom(0.1, seed=seed + 2),
+            keras.layers.RandomTranslation(0.05, 0.05, seed=seed + 3),
+        ]
+    return keras.Sequential(steps or [keras.layers.Identity()], name="augmentation")
 
 
 def decide_flips(data: TrainingData, image_size: int, choice: str, seed: int) -> FlipDecision:

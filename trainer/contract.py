@@ -37,6 +37,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 INPUT_NAME = "image"
 PROBS_OUTPUT = "probs"
 EMBEDDING_OUTPUT = "embedding"
+FEATURE_MAP_OUTPUT = "feature_map"
+"""The last convolutional feature map (N, h, w, D), the input of the pooling that makes the
+embedding: with the linear head it gives exact class activation maps. Models exported before
+it existed lack it; the app then says so instead of drawing a heat map."""
 
 # Key prefix for ONNX metadata_props written by the trainer.
 METADATA_PREFIX = "pigeonhole."

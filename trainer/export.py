@@ -1,9 +1,10 @@
 """Keras model -> model.onnx with Pigeonhole metadata, written only after a parity check.
 
-tf2onnx converts the two-output view of the model (``probs``, ``embedding``). Before the file is
-written, ONNX Runtime and Keras run the same real validation images: the predicted classes must
-agree and the probabilities differ by less than PARITY_TOLERANCE, or nothing is written. The file
-appears under a temporary name first and is renamed, so no half-written model.onnx ever exists.
+tf2onnx converts the three-output view of the model (``probs``, ``embedding``, ``feature_map``).
+Before the file is written, ONNX Runtime and Keras run the same real validation images: the
+predicted classes must agree and the probabilities differ by less than PARITY_TOLERANCE, or nothing
+is written (the embedding's and feature map's largest differences are reported beside them). The
+file appears under a temporary name first and is renamed, so no half-written model.onnx exists.
 ``export_run`` then evaluates the written model on the test split and writes report.json.
 """
 
@@ -24,7 +25,13 @@ from onnx import helper, numpy_helper
 
 import trainer
 from trainer.calibration import calibration_summary
-from trainer.contract import EMBEDDING_OUTPUT, INPUT_NAME, PROBS_OUTPUT, ModelInfo
+from trainer.contract import (
+    EMBEDDING_OUTPUT,
+    FEATURE_MAP_OUTPUT,
+    INPUT_NAME,
+    PROBS_OUTPUT,
+    ModelInfo,
+)
 from trainer.data import Sample, keep_readable, read_images
 from trainer.errors import TrainerError
 from trainer.evaluate import (
@@ -64,6 +71,7 @@ class Parity:
     argmax_agree: bool
     embedding_max_abs_diff: float
     tolerance: float
+    feature_map_max_abs_diff: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -175,15 +183,31 @@ def export_onnx(
 
 
 def convert(view: keras.Model, image_size: int) -> onnx.ModelProto:
-    """tf2onnx's conversion with input ``image`` [batch, S, S, 3] and outputs probs, embedding."""
+    """tf2onnx's conversion with input ``image`` [batch, S, S, 3] and outputs probs, embedding
+    and feature_map [batch, h, w, D]."""
     spec = (tf.TensorSpec((None, image_size, image_size, 3), tf.float32, name=INPUT_NAME),)
     proto, _ = tf2onnx.convert.from_keras(view, input_signature=spec, opset=OPSET)
     outputs = [output.name for output in proto.graph.output]
-    if outputs != [PROBS_OUTPUT, EMBEDDING_OUTPUT] or proto.graph.input[0].name != INPUT_NAME:
+    if outputs[:2] != [PROBS_OUTPUT, EMBEDDING_OUTPUT] or proto.graph.input[0].name != INPUT_NAME:
         raise TrainerError(f"tf2onnx named the model's outputs {outputs}; please report this")
+    if len(outputs) != 3:
+        raise TrainerError(f"tf2onnx gave the model outputs {outputs}; please report this")
+    _name_feature_map(proto)
     for value in [*proto.graph.input, *proto.graph.output]:
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     return proto
+
+
+def _name_feature_map(proto: onnx.ModelProto) -> None:
+    """tf2onnx names the third output after the layer that made it (``block2_pool``, the
+    backbone's name); an Identity gives it the contract's name and leaves the graph as it was."""
+    output = proto.graph.output[2]
+    if output.name == FEATURE_MAP_OUTPUT:
+        return
+    proto.graph.node.append(
+        helper.make_node("Identity", [output.name], [FEATURE_MAP_OUTPUT], name="feature_map_out")
+    )
+    output.name = FEATURE_MAP_OUTPUT
 
 
 def head_initializers(proto: onnx.ModelProto, head: keras.layers.Dense) -> tuple[str, str]:
@@ -232,14 +256,22 @@ def check_parity(
     view: keras.Model, onnx_bytes: bytes, images: np.ndarray, tolerance: float
 ) -> Parity:
     """Run the same images through Keras and ONNX Runtime and compare the outputs."""
-    keras_probs, keras_embedding = view.predict(images, batch_size=32, verbose=0)
-    onnx_probs, onnx_embedding = predict(open_session(onnx_bytes), images)
+    keras_probs, keras_embedding, keras_features = view.predict(images, batch_size=32, verbose=0)
+    session = open_session(onnx_bytes)
+    onnx_probs, onnx_embedding = predict(session, images)
+    onnx_features = np.concatenate(
+        [
+            session.run([FEATURE_MAP_OUTPUT], {INPUT_NAME: images[start : start + 32]})[0]
+            for start in range(0, len(images), 32)
+        ]
+    )
     return Parity(
         images=len(images),
         max_abs_diff=float(np.max(np.abs(keras_probs - onnx_probs))),
         argmax_agree=bool(np.array_equal(keras_probs.argmax(1), onnx_probs.argmax(1))),
         embedding_max_abs_diff=float(np.max(np.abs(keras_embedding - onnx_embedding))),
         tolerance=tolerance,
+        feature_map_max_abs_diff=float(np.max(np.abs(keras_features - onnx_features))),
     )
 
 

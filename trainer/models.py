@@ -3,7 +3,8 @@
 Whatever the backbone, the model reads float32 RGB 0..255 as input ``image`` and ends in the
 same three layers: ``embedding`` (global average pool of the backbone's feature map), ``head``
 (a Dense layer without activation) and ``probs`` (Softmax). In ONNX the head becomes
-MatMul + Add + Softmax, whose weight and bias the desktop app swaps to retrain quickly.
+MatMul + Add + Softmax, whose weight and bias the desktop app swaps to retrain quickly; the
+exported feature map lets the app draw class activation maps with that same head.
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ def unfreeze_top_blocks(classifier: Classifier, blocks: int) -> int:
 
 
 def export_view(model: keras.Model) -> keras.Model:
-    """The same layers with both outputs the app needs: ``probs`` and ``embedding``."""
+    """The same layers with the three outputs the app needs: ``probs``, ``embedding`` and the
+    feature map that ``embedding`` pools (for class activation maps: CAM_c = F @ W[:, c] + b_c)."""
+    pooling = model.get_layer(EMBEDDING_OUTPUT)
     return keras.Model(
         model.inputs,
-        [model.get_layer(PROBS_OUTPUT).output, model.get_layer(EMBEDDING_OUTPUT).output],
+        [model.get_layer(PROBS_OUTPUT).output, pooling.output, pooling.input],
         name=model.name + "_export",
     )

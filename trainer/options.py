@@ -12,6 +12,7 @@ AUTO = "auto"
 BACKBONES = ("efficientnet_lite0", "small_cnn")
 BACKBONE_CHOICES = (AUTO, *BACKBONES)
 FLIP_CHOICES = (AUTO, "on", "off")
+AUGMENT_CHOICES = (AUTO, "on", "off")
 HEAD_EPOCHS, SCRATCH_EPOCHS = 10, 100
 DEFAULT_IMAGE_SIZE = {"efficientnet_lite0": 224, "small_cnn": 64}
 """The largest size the image-size rule picks: EfficientNet-Lite0 was trained on 224 px ImageNet
@@ -33,6 +34,7 @@ class TrainOptions:
     fine_tune_blocks: int = 16  # EfficientNet-Lite0 has 16: all of them
     patience: int = 5
     flips: str = AUTO  # auto: kept only if mirrored images keep their labels (trainer.augment)
+    augment: str = AUTO  # rotations, zooms, shifts; auto: for photos only (trainer.plan)
     time_budget: float = 15.0  # minutes of training shared by the candidates; 0: no limit
     distribute: str = "none"
     """none, mirrored or multi-worker: see trainer/distribute.py."""
@@ -74,6 +76,8 @@ class TrainOptions:
             raise TrainerError("learning rates must be positive")
         if self.flips not in FLIP_CHOICES:
             raise TrainerError(f"--flips must be one of {', '.join(FLIP_CHOICES)}")
+        if self.augment not in AUGMENT_CHOICES:
+            raise TrainerError(f"--augment must be one of {', '.join(AUGMENT_CHOICES)}")
         if self.time_budget < 0:
             raise TrainerError("--time-budget must be 0 (no limit) or a number of minutes")
         return self

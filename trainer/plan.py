@@ -14,6 +14,11 @@ with an option:
   to ``small_cnn`` on validation in every small-image row of benchmarks/trainer_quality.py
   (digits 0.881 and 0.943 against 1.000 and 0.984, Fashion-MNIST 0.745 and 0.756 against 0.816
   and 0.881), so its share of the budget is better spent on the model that wins.
+- **Augmentation** (``--augment``): small random rotations, zooms and shifts for photos; none
+  for images under 64 px (scans, icons, thumbnails: centred and cropped already). On 60
+  Fashion-MNIST images per class they cost 0.064 of test accuracy (0.730 against 0.794, three
+  seeds) and let the notebook CNN win; on digit scans they were worth at most 0.011
+  (benchmarks/trainer_quality.py, BENCHMARKS.md). Flips are decided apart (trainer.augment).
 - **Batch size** (``--batch-size``): 32 images per step, 128 from 4,000 training images on.
   A small set needs the many updates small batches give; a large one is bound by the seconds per
   epoch, and on 2 CPU cores a batch of 128 trains small_cnn twice as fast per image as 32.
@@ -79,6 +84,8 @@ class Plan:
     traits: DataTraits
     candidates: tuple[Candidate, ...]
     budget_seconds: float | None
+    augment: bool = True
+    """Small random rotations, zooms and shifts while training (flips are decided apart)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -86,6 +93,7 @@ class Plan:
             "far_from_photos": self.traits.far_from_photos,
             "candidates": [asdict(c) for c in self.candidates],
             "time_budget_seconds": self.budget_seconds,
+            "augment": self.augment,
         }
 
 
@@ -113,6 +121,12 @@ def image_size_for(traits: DataTraits, backbone: str) -> int:
 
 
 def make_plan(options: TrainOptions, traits: DataTraits) -> Plan:
+    """The candidates, sizes and augmentation the options and the data call for."""
+    augment = options.augment == "on" or (options.augment == AUTO and not traits.small)
+    return replace(candidates_for(options, traits), augment=augment)
+
+
+def candidates_for(options: TrainOptions, traits: DataTraits) -> Plan:
     """The candidates the options and the data call for, each at its image size."""
     budget = options.time_budget * 60.0 if options.time_budget > 0 else None
     if options.backbone != AUTO:

@@ -148,7 +148,9 @@ def train_candidates(
             left = plan.budget_seconds - (time.monotonic() - started)
             deadline = time.monotonic() + max(0.0, left) / (len(plan.candidates) - index)
         keras.utils.set_random_seed(options.seed)
-        results.append(train_candidate(candidate, data, options, flips, progress, deadline))
+        results.append(
+            train_candidate(candidate, data, options, flips, progress, deadline, plan.augment)
+        )
     return results
 
 
@@ -159,10 +161,11 @@ def train_candidate(
     flips: FlipDecision,
     progress: Progress,
     deadline: float | None,
+    geometric: bool = True,
 ) -> Trained:
     """Fit one candidate: from scratch in one phase, or head then (if it pays) fine-tuning."""
     size, batch = candidate.image_size, options.batch_size
-    augment = augmentation(options.seed, flips.flips)
+    augment = augmentation(options.seed, flips.flips, geometric)
     train_batch, val_batch = (even_batch(batch, len(data.part(p))) for p in ("train", "val"))
     train_ds = tf_dataset(
         data.part("train"), data.classes, size, train_batch, shuffle_seed=options.seed

@@ -28,6 +28,8 @@ class DuplicateGroup:
     labels: tuple[str | None, ...]
     marked: frozenset[int]
     """Members the user marked "duplicate" (they kept another one)."""
+    near: bool = False
+    """Some members are near copies (alike by embedding), not byte-for-byte the same file."""
 
     @property
     def disagree(self) -> bool:
@@ -109,6 +111,7 @@ def duplicate_groups(
             tuple(ids),
             tuple(labels.get(i) for i in ids),
             frozenset(i for i in ids if i in marked),
+            near=len({keys.get(i) for i in ids}) > 1 or None in {keys.get(i) for i in ids},
         )
         for key, ids in members.items()
         if len(ids) > 1
@@ -140,14 +143,22 @@ def keep_one(changes: ChangeSet, group: DuplicateGroup, kept_id: int) -> int:
 class DuplicatesMixin:
     """Duplicate-group methods of Project (see store.py for ``_reading``/``_writing``)."""
 
-    def duplicate_groups(self, extra: Iterable[Sequence[int]] = ()) -> list[DuplicateGroup]:
-        """Groups of copies (same content, plus any ``extra`` groups such as near-duplicates)."""
+    def duplicate_groups(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[DuplicateGroup]:
+        """Groups of copies: same content, merged with ``extra`` groups of near copies (by
+        default the project's own, see near_duplicates.py)."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
         with self._reading() as conn:
             return duplicate_groups(conn, extra)
 
-    def keep_one(self, image_id: int, extra: Iterable[Sequence[int]] = ()) -> Action:
+    def keep_one(self, image_id: int, extra: Iterable[Sequence[int]] | None = None) -> Action:
         """Keep this copy and mark the others of its group "duplicate" (undoable; the files are
-        never touched; marked copies are left out of training)."""
+        never touched; marked copies are left out of training). Groups as ``duplicate_groups``."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        extra = [list(group) for group in extra]
         with self._writing() as conn:
             group = next(
                 (g for g in duplicate_groups(conn, extra) if image_id in g.image_ids), None

@@ -50,18 +50,22 @@ def export_class_folders(
     model is at least ``min_confidence`` sure. Missing and unreadable files are skipped with a
     reason. Cancelling keeps what was written and says so in the summary.
     """
-    if mode not in MODES:
-        raise ExportError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
-    root = _prepare(Path(destination))
+    check_mode(mode)
+    root = prepare_destination(Path(destination))
     items, skipped = _plan(project, include_predictions, min_confidence)
-    names = _folder_names(sorted({name for _, name in items}))
+    names = folder_names(sorted({name for _, name in items}))
     with Folder.root(root) as top:
         folders = _open_folders(top, names)
         try:
-            return _copy_all(root, items, skipped, folders, mode, cancel, progress)
+            return copy_all(root, items, skipped, folders, mode, cancel, progress)
         finally:
             for folder in folders.values():
                 folder.close()
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ExportError(f"Unknown export mode {mode!r}; use one of {', '.join(MODES)}.")
 
 
 def _open_folders(top: Folder, names: dict[str, str]) -> dict[str, Folder]:
@@ -79,7 +83,7 @@ def _open_folders(top: Folder, names: dict[str, str]) -> dict[str, Folder]:
     return folders
 
 
-def _copy_all(
+def copy_all(
     root: Path,
     items: list[tuple[str, str]],
     skipped: list[Skipped],
@@ -88,6 +92,8 @@ def _copy_all(
     cancel: Cancel,
     progress: Progress | None,
 ) -> ExportSummary:
+    """Copy or link each (source, key) into ``folders[key]``, never overwriting; the summary
+    counts per key. Every export that writes image files goes through here."""
     written = renamed = 0
     per_class: dict[str, int] = {}
     for done, (source, class_name) in enumerate(items):
@@ -121,7 +127,8 @@ def _copy_all(
     return ExportSummary(str(root), written, renamed, skipped, False, per_class)
 
 
-def _prepare(root: Path) -> Path:
+def prepare_destination(root: Path) -> Path:
+    """The chosen folder, made if needed; ExportError when it is a file or cannot be made."""
     root = root.expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise ExportError(f"{root} is a file; choose a folder to export into.")
@@ -175,7 +182,7 @@ def fit_name(stem: str, suffix: str, limit: int = NAME_MAX_BYTES) -> str:
     return stem + suffix
 
 
-def _folder_names(class_names: list[str]) -> dict[str, str]:
+def folder_names(class_names: list[str]) -> dict[str, str]:
     """Distinct folder names, also on file systems that ignore case or Unicode form (macOS,
     Windows): "a/b" and "a_b", or "Été" and "été", each get a folder of their own."""
     taken: set[str] = set()

@@ -90,14 +90,19 @@ class QueriesMixin:
             )
             return rows_with_path(rows, column=0)
 
-    def training_rows(self, extra: Iterable[Sequence[int]] = ()) -> list[tuple[str, str, str, str]]:
+    def training_rows(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[tuple[str, str, str, str]]:
         """(path, class name, group, locked split) of the labelled, readable images to train on.
 
         The group is the image's duplicate group key (its content key, or the smallest one of a
-        group merged with ``extra`` near-duplicate groups; empty when not keyed yet, and then the
-        trainer hashes the file to the same key). Copies marked "duplicate" are left out: the one
-        kept stands for them. The locked split is empty unless an old version fixed it.
+        group merged with ``extra`` near-duplicate groups, by default the project's own from the
+        current model's embeddings, so near copies share a split too; empty when not keyed yet,
+        and then the trainer hashes the file to the same key). Copies marked "duplicate" are left
+        out: the one kept stands for them. The locked split is empty unless an old version fixed it.
         """
+        if extra is None:
+            extra = self.near_duplicates_for_split()
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT i.id, i.path, c.name, coalesce(i.content_key, ''), "

@@ -31,6 +31,7 @@ from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import IdentityMixin
 from desktop.core.images_table import ImagesMixin
+from desktop.core.near_duplicates import NearDuplicatesMixin
 from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
@@ -45,6 +46,7 @@ class Project(
     ImagesMixin,
     IdentityMixin,
     DuplicatesMixin,
+    NearDuplicatesMixin,
     PredictionsMixin,
     QueriesMixin,
     ReviewDecisionsMixin,

@@ -49,6 +49,7 @@ class TrainSettings:
     batch_size: int | None = None
     seed: int | None = None
     flips: str = "auto"
+    augment: str = "auto"
     time_budget: float = 15.0
     """Minutes of training the candidates share; 0: no limit."""
 
@@ -56,7 +57,8 @@ class TrainSettings:
         args = ["--backbone", self.backbone, "--fine-tune-epochs", str(self.fine_tune_epochs)]
         if self.epochs:
             args += ["--epochs", str(self.epochs)]
-        args += ["--flips", self.flips, "--time-budget", f"{self.time_budget:g}"]
+        args += ["--flips", self.flips, "--augment", self.augment]
+        args += ["--time-budget", f"{self.time_budget:g}"]
         for flag, value in (
             ("--image-size", self.image_size),
             ("--batch-size", self.batch_size),

@@ -65,6 +65,10 @@ def build(window: MainWindow) -> Actions:
     file_menu.addSeparator()
     add(file_menu, "Export CSV…", exporter.choose_csv, "Ctrl+E")
     add(file_menu, "Export as Class Folders…", exporter.choose_folders)
+    datasets = window.dataset_exporter
+    add(file_menu, "Export for Hugging Face (imagefolder)…", datasets.choose_huggingface)
+    add(file_menu, "Export as ImageNet-Style Folders…", datasets.choose_imagenet)
+    add(file_menu, "Export Results Table (Parquet/CSV)…", datasets.choose_table)
     file_menu.addSeparator()
     add(file_menu, "Quit", window.close, Key.Quit)
 
@@ -93,6 +97,8 @@ def build(window: MainWindow) -> Actions:
     for dock in window.docks:
         view_menu.addAction(dock.toggleViewAction())
     add(view_menu, "Duplicates…", window.moves.show_duplicates)
+    view_menu.addAction(window.heat_map.action)
+    actions.by_name["Heat Map"] = window.heat_map.action
     add(view_menu, "Bigger Thumbnails", lambda: _step_size(window, +1), Key.ZoomIn)
     add(view_menu, "Smaller Thumbnails", lambda: _step_size(window, -1), Key.ZoomOut)
 

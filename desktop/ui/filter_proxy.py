@@ -80,7 +80,9 @@ class FilterProxy(QSortFilterProxyModel):
     def __init__(self, source: GridModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._filter = Filter()
+        self._accepts_all = True
         self._sort_by = SortBy.ADDED
+        self._grid = source
         self.setSourceModel(source)
         self.setDynamicSortFilter(True)
         for signal in (
@@ -93,9 +95,9 @@ class FilterProxy(QSortFilterProxyModel):
 
     @property
     def grid(self) -> GridModel:
-        source = self.sourceModel()
-        assert isinstance(source, GridModel)
-        return source
+        """The source model (fixed at construction; kept in Python, because ``sourceModel()``
+        is a call into Qt for each of the rows a 100,000-file scan inserts)."""
+        return self._grid
 
     @property
     def current_filter(self) -> Filter:
@@ -108,6 +110,7 @@ class FilterProxy(QSortFilterProxyModel):
     def set_filter(self, new: Filter) -> None:
         self.beginFilterChange()
         self._filter = new
+        self._accepts_all = new == Filter(low_confidence=new.low_confidence)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         self._announce()
 
@@ -137,7 +140,9 @@ class FilterProxy(QSortFilterProxyModel):
         return mapped.row() if mapped.isValid() else None
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        return self._filter.accepts(self.grid.tile(source_row))
+        """Called from Qt for every inserted row: the common "show all" answers without
+        looking at the tile (each Python step here is GUI-thread time during a scan)."""
+        return self._accepts_all or self._filter.accepts(self._grid.tile(source_row))
 
     def lessThan(self, left: Index, right: Index) -> bool:
         a = self.grid.tile(left.row())

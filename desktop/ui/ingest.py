@@ -36,6 +36,12 @@ FIRST_BATCH = 100
 """The first scan batch is small so the first screenful shows at once; later ones are larger."""
 FLUSH_MS = 250
 """Later batches are gathered and shown together at most this often."""
+INSERT_CHUNK = 1000
+"""Rows inserted into the grid per turn of the event loop. Each inserted row costs GUI-thread
+Python (the filter proxy asks about every row), and while the scan thread wants the GIL every
+few milliseconds of that is a chance to lose it for a whole time slice of the scan thread, which
+on a loaded machine is far longer: 5,000 rows at once froze the window for up to a second
+(benchmarks/identity.py). Small chunks with the event loop turning in between keep it drawing."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ class Ingest:
             if self.window.grid.rowCount() == 0:
                 self._flush()  # the first screenful at once
             elif not self._flush_timer.isActive():
-                self._flush_timer.start()
+                self._flush_timer.start(FLUSH_MS)
             self.skipped.extend(item.skipped)
             self.window.status.update(0, None, f"Adding images… {item.files_found:,} found")
         else:
@@ -156,14 +162,21 @@ class Ingest:
 
     def _flush(self) -> None:
         """Show what arrived since the last flush: every insert makes the view lay out and
-        repaint, so a few per second keep a 100,000-file scan from stuttering."""
+        repaint, so a few per second keep a 100,000-file scan from stuttering; more than
+        ``INSERT_CHUNK`` rows go in over several turns of the event loop."""
         self._flush_timer.stop()
-        tiles, self._arrived = self._arrived, []
+        tiles = self._arrived[:INSERT_CHUNK]
+        self._arrived = self._arrived[INSERT_CHUNK:]
         self.window.grid.update_tiles(tiles)  # known files: status may have changed
         self.window.grid.append_tiles(tiles)  # new files: one insert
+        if self._arrived:
+            self._flush_timer.start(0)
 
     def _on_done(self, completed: bool) -> None:
-        self._flush()
+        if self._arrived:  # the last rows go in by chunks too, then the summary
+            self._flush()
+            QTimer.singleShot(0, lambda: self._on_done(completed))
+            return
         shown = self.window.grid.rowCount()
         note = "" if completed else " (cancelled)"
         extra = f", {len(self.skipped)} skipped" if self.skipped else ""

@@ -29,11 +29,13 @@ from desktop.ui import actions as window_actions
 from desktop.ui.classes_panel import ClassesPanel
 from desktop.ui.classifying import Classifier
 from desktop.ui.cluster_import import ClusterImport
+from desktop.ui.dataset_exporting import DatasetExporter
 from desktop.ui.exporting import Exporter
 from desktop.ui.filter_bar import FilterBar
 from desktop.ui.filter_proxy import Filter, FilterProxy, Show
 from desktop.ui.grid_model import GridModel
 from desktop.ui.grid_view import GridView
+from desktop.ui.heat_map_overlay import HeatMapOverlay
 from desktop.ui.ingest import Ingest
 from desktop.ui.labelling import Labelling
 from desktop.ui.loop import install_loop
@@ -87,12 +89,17 @@ class MainWindow(QMainWindow):
         self.ingest = Ingest(self)
         self.classifier = Classifier(self)
         self.exporter = Exporter(self)
+        self.dataset_exporter = DatasetExporter(self)
+        self.heat_map = HeatMapOverlay(
+            self.preview, self.grid, self.classifier, self.settings, self
+        )
         self.cluster_import = ClusterImport(self)
         self.project_files = ProjectFiles(self)
         self.moves = Moves(self)
         self.actions = window_actions.build(self)
         self._connect()
         self.loop = install_loop(self)
+        self.heat_map.attach_review(self.loop.review_panel)
         self.set_thumb_size(thumb)
         self._restore_window_state()
 
@@ -259,5 +266,6 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and close the project; safe to call twice."""
         self.workers.stop_all()
+        self.heat_map.shutdown()
         self.thumbnails.shutdown()
         self.session.close()

@@ -1,20 +1,24 @@
 """Moved, missing and duplicated images in the window: Locate Folder…, Keep One, Duplicates.
 
-The work is ``desktop.core.relink`` and ``desktop.core.duplicates``; this controller asks the
-user where a folder went, runs the hashing on a worker (it reads every file), and shows the
-groups of copies in a small dialog whose rows show a group in the grid.
+The work is ``desktop.core.relink``, ``desktop.core.duplicates`` and
+``desktop.core.near_duplicates``; this controller asks the user where a folder went, runs the
+hashing on a worker (it reads every file) and the near-copy search on another (it compares every
+cached embedding with every other), and shows the groups of copies, exact and near, in a small
+dialog whose rows show a group in the grid.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout
 
+from desktop.core.cancel import Interrupted
 from desktop.core.duplicates import DuplicateGroup
 from desktop.core.errors import ProjectError
 from desktop.core.relink import (
@@ -25,6 +29,7 @@ from desktop.core.relink import (
     old_folder_for,
     relink_folder,
 )
+from desktop.core.store import Project
 from desktop.ui.filter_proxy import Filter, Show
 
 if TYPE_CHECKING:
@@ -37,6 +42,8 @@ class Moves:
         self.last_check: FilesChecked | None = None
         self.last_relink: FolderRelinked | None = None
         self.dialog: DuplicatesDialog | None = None
+        self._near: tuple[Project | None, list[list[int]]] = (None, [])
+        """Groups of near copies from the last search, and the project they belong to."""
 
     # --- finding moved and missing files ------------------------------------------------------
     def check_files(self) -> None:
@@ -107,9 +114,17 @@ class Moves:
         self.window.show_error(message)
 
     # --- duplicates -----------------------------------------------------------------------------
+    @property
+    def near(self) -> list[list[int]]:
+        """Groups of near copies from the last search in the open project: what the view, the
+        Duplicates filter and Keep This Copy use (the manifest asks the project, which
+        remembers the same groups)."""
+        project, groups = self._near
+        return groups if project is self.window.session.project else []
+
     def groups(self) -> list[DuplicateGroup]:
         project = self.window.session.project
-        return [] if project is None else project.duplicate_groups()
+        return [] if project is None else project.duplicate_groups(self.near)
 
     def duplicate_ids(self) -> frozenset[int]:
         return frozenset(i for group in self.groups() for i in group.image_ids)
@@ -123,7 +138,7 @@ class Moves:
         if not self._can_write():
             return
         try:
-            action = self.window.session.require().keep_one(image_id)
+            action = self.window.session.require().keep_one(image_id, self.near)
         except ProjectError as exc:
             self.window.show_error(str(exc))
             return
@@ -132,12 +147,54 @@ class Moves:
             self.dialog.fill(self.groups())
 
     def show_duplicates(self) -> DuplicatesDialog:
+        """Show the groups of exact copies at once, then look for near copies behind it."""
         if self.dialog is None:
             self.dialog = DuplicatesDialog(self.window)
             self.dialog.groupChosen = self.show_group
-        self.dialog.fill(self.groups())
+        self.dialog.fill(self.groups(), self.find_near_copies())
         self.dialog.show()
         return self.dialog
+
+    def find_near_copies(self) -> str:
+        """Start the search for near copies in the cached embeddings; returns what to tell the
+        user about it meanwhile."""
+        project = self.window.session.project
+        if project is None or project.current_model_id() is None:
+            self._near = (project, [])
+            return "Near copies are found from a model's embeddings: classify the images first."
+        if self.window.status.busy():
+            return "Near copies: wait for the current job to finish, then reopen this view."
+        cancel = threading.Event()
+
+        def job() -> Iterator[list[list[int]]]:
+            try:
+                yield search(project, cancel)
+            except Interrupted:
+                return
+
+        worker = self.window.workers.run(
+            job, lambda groups: self._on_near(project, groups), self._on_near_done, self._fail
+        )
+        self.window.status.start(
+            "Looking for near copies…", lambda: (cancel.set(), worker.cancel())
+        )
+        return "Looking for near copies…"
+
+    def _on_near(self, project: Project, groups: list[list[int]]) -> None:
+        """Take the new groups; refill the view, and the Duplicates filter if it shows all."""
+        shown_all = self.window.proxy.current_filter.image_ids == self.duplicate_ids()
+        self._near = (project, groups)
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.fill(self.groups())
+        current = self.window.proxy.current_filter
+        if current.show is Show.DUPLICATES and shown_all:
+            self.window.proxy.set_filter(replace(current, image_ids=self.duplicate_ids()))
+
+    def _on_near_done(self, completed: bool) -> None:
+        groups = sum(g.near for g in self.groups())
+        self.window.status.finish(
+            f"{groups:,} groups of near copies" if completed else "Near-copy search cancelled"
+        )
 
     def show_group(self, group: DuplicateGroup) -> None:
         self.window.filter_bar.set_show(Show.DUPLICATES)
@@ -159,10 +216,16 @@ class Moves:
         return True
 
 
-class DuplicatesDialog(QDialog):
-    """One row per group of copies: how many, their labels, and whether the labels disagree."""
+def search(project: Project, cancel: threading.Event) -> list[list[int]]:
+    """The project's near-copy groups (remembered by the project until its embeddings change)."""
+    return project.near_duplicates(cancel=cancel)
 
-    COLUMNS = ("Copies", "Labels", "Note")
+
+class DuplicatesDialog(QDialog):
+    """One row per group of copies: how many, exact or near, their labels, and whether the labels
+    disagree."""
+
+    COLUMNS = ("Copies", "Kind", "Labels", "Note")
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -177,19 +240,24 @@ class DuplicatesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.tree)
-        self.resize(520, 360)
+        self.resize(560, 360)
         self._groups: list[DuplicateGroup] = []
 
-    def fill(self, groups: list[DuplicateGroup]) -> None:
+    def fill(self, groups: list[DuplicateGroup], near_note: str = "") -> None:
+        """Show ``groups``; ``near_note`` says how the search for near copies stands."""
         self._groups = groups
         self.tree.clear()
         for group in groups:
-            cells = [str(len(group.image_ids)), describe_labels(group), note(group)]
+            cells = [str(len(group.image_ids)), kind(group), describe_labels(group), note(group)]
             self.tree.addTopLevelItem(QTreeWidgetItem(cells))
+        near = sum(g.near for g in groups)
         disagreeing = sum(g.disagree for g in groups)
         self.summary.setText(
-            f"{len(groups):,} groups of copies, {disagreeing:,} with labels that disagree. "
-            "Double-click a group to show it; Edit → Keep This Copy marks the others duplicate."
+            f"{len(groups) - near:,} groups of exact copies and {near:,} of near copies "
+            f"(resized, recompressed, cropped), {disagreeing:,} with labels that disagree. "
+            "Double-click a group to show it; Edit → Keep This Copy (Ctrl+K) keeps the selected "
+            "image and marks the others duplicate (no file is deleted)."
+            + (f"\n{near_note}" if near_note else "")
         )
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -206,6 +274,10 @@ def describe_labels(group: DuplicateGroup) -> str:
     unlabelled = sum(label is None for label in group.labels)
     parts = names + ([f"{unlabelled} unlabelled"] if unlabelled else [])
     return ", ".join(parts)
+
+
+def kind(group: DuplicateGroup) -> str:
+    return "near" if group.near else "exact"
 
 
 def note(group: DuplicateGroup) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPixmap
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.ui.grid_model import GridModel, Tile
@@ -18,7 +19,10 @@ PREVIEW_SIZE = 512
 
 
 class TopKBars(QWidget):
-    """One horizontal bar per class in the model's top-k, in the class colour."""
+    """One horizontal bar per class in the model's top-k, in the class colour; a click on one
+    emits ``classClicked(name)`` (the heat map then shows that class)."""
+
+    classClicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +39,12 @@ class TopKBars(QWidget):
 
     def _line(self) -> int:
         return QFontMetrics(self.font()).height() + 6
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        row = int((event.position().y() - 2) // self._line())
+        if 0 <= row < len(self._rows):
+            self.classClicked.emit(self._rows[row][0])
+        super().mousePressEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(240, max(1, len(self._rows)) * self._line() + 4)
@@ -57,11 +67,17 @@ class TopKBars(QWidget):
 
 
 class PreviewPane(QWidget):
+    """``tileShown(tile or None)`` after each change; ``decorate``, when set, draws over the
+    scaled picture (the heat map overlay)."""
+
+    tileShown = Signal(object)
+
     def __init__(self, grid: GridModel, loader: ThumbnailLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self._grid = grid
         self._loader = loader
         self._tile: Tile | None = None
+        self.decorate: Callable[[QPixmap], QPixmap] | None = None
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(200, 200)
         self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -91,7 +107,13 @@ class PreviewPane(QWidget):
     def field(self, name: str) -> str:
         return self._fields[name].text()
 
+    @property
+    def tile(self) -> Tile | None:
+        return self._tile
+
     def show_tile(self, tile: Tile | None, top_k: list[tuple[str, float]] | None = None) -> None:
+        if tile is None or self._tile is None or tile.path != self._tile.path:
+            self.decorate = None  # it was drawn for another picture
         self._tile = tile
         if tile is None:
             self.image.clear()
@@ -99,6 +121,7 @@ class PreviewPane(QWidget):
             self.bars.set_rows([])
             for value in self._fields.values():
                 value.setText("")
+            self.tileShown.emit(None)
             return
         self.title.setText(shown(tile.name))
         self.bars.set_rows(
@@ -106,6 +129,12 @@ class PreviewPane(QWidget):
         )
         self._fill_details(tile)
         self._show_image(tile)
+        self.tileShown.emit(tile)
+
+    def refresh_image(self) -> None:
+        """Draw the current picture again (the overlay changed)."""
+        if self._tile is not None:
+            self._show_image(self._tile)
 
     def _fill_details(self, tile: Tile) -> None:
         path = Path(tile.path)
@@ -150,6 +179,8 @@ class PreviewPane(QWidget):
             Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
+        if self.decorate is not None:
+            scaled = self.decorate(scaled)
         scaled.setDevicePixelRatio(ratio)
         self.image.setPixmap(scaled)
 

@@ -146,6 +146,7 @@ class ReviewPanel(QWidget):
 
     showIds = Signal(str, list)
     imageChosen = Signal(int)
+    suspectShown = Signal(int, str)  # image id, the class it looks like (for its heat map)
     failed = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -177,8 +178,12 @@ class ReviewPanel(QWidget):
         decide = QHBoxLayout()
         for button in (self.accept_button, self.keep_button, self.show_suspects):
             decide.addWidget(button)
+        self.heat_view, self.heat_note = QLabel(), _plain_label()  # filled by heat_map_overlay
+        beside = QHBoxLayout()
+        beside.addWidget(self.heat_view)
+        beside.addWidget(self.heat_note, 1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(_page(self.suspects, decide), "Suspects")
+        self.tabs.addTab(_page(self.suspects, beside, decide), "Suspects")
         self.tabs.addTab(_page(self.next_list, self.show_next), "Label next")
         self.tabs.addTab(_page(self.uncertain_note, self.uncertain_list, self.show_uncertain),
                          "Uncertain")  # fmt: skip
@@ -359,6 +364,9 @@ class ReviewPanel(QWidget):
     def _on_current(self, item: QListWidgetItem | None, _previous: object = None) -> None:
         if item is not None:
             self.imageChosen.emit(int(item.data(ID_ROLE)))
+            suspect = self._current_suspect() if item.listWidget() is self.suspects else None
+            if suspect is not None:
+                self.suspectShown.emit(suspect.image_id, suspect.looks_like)
 
 
 def _heading(data: ReviewData) -> str:

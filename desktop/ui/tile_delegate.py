@@ -3,12 +3,20 @@
 A label the user gave is a filled chip in the class colour with a check mark. A prediction is an
 outlined chip, italic, with "?" and the confidence. When both exist and differ, the prediction is
 shown under the label in red. Unreadable files get a warning tile with the reason, never a blank.
+
+Painted tiles are kept as pixmaps keyed by everything they show, so a repaint of an unchanged
+screen (a scan appending rows below it relayouts and repaints the view several times a second)
+is one pixmap copy per tile. Painting a tile in Python costs about a millisecond; while a scan
+thread competes for the GIL on a loaded machine each of those was a chance to wait for it, and a
+repaint of 70 tiles stalled the window for up to a second (benchmarks/identity.py).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QAbstractProxyModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.ui.grid_model import GridModel, Role, Tile
@@ -23,6 +31,8 @@ WARNING_BG = QColor("#fff4ce")
 WARNING_FG = QColor("#8a5300")
 DISAGREE = QColor("#c62828")
 NO_CLASS = QColor("#9e9e9e")
+CACHED_TILES = 600
+"""Painted tiles kept as pixmaps: a few screens' worth."""
 
 
 def readable_text(background: QColor) -> QColor:
@@ -80,6 +90,7 @@ class TileDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.thumb_size = thumb_size
         self._fonts: Fonts | None = None
+        self._painted: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
 
     def fonts(self, base: QFont) -> Fonts:
         if self._fonts is None or self._fonts.key != base.key():
@@ -98,27 +109,64 @@ class TileDelegate(QStyledItemDelegate):
         if tile is None:
             return
         grid = grid_model_of(index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        error = None if tile.unreadable else grid.thumb_error(tile)
+        pixmap = None if tile.unreadable or error else grid.thumbnail(tile)
+        shown_class = tile.label if tile.label is not None else tile.prediction
+        colour = grid.colour(shown_class) if shown_class else None
+        rect = option.rect
+        ratio = painter.device().devicePixelRatioF()
+        palette = option.palette
+        key = (
+            tile.image_id, tile.path, tile.status, tile.error, tile.label, tile.prediction,
+            tile.confidence, selected, error, colour.rgba() if colour is not None else None,
+            0 if pixmap is None else pixmap.cacheKey(), rect.width(), rect.height(), ratio,
+            self.thumb_size, option.font.key(),
+            palette.color(QPalette.ColorRole.Highlight).rgba(),
+            palette.color(QPalette.ColorRole.Text).rgba(),
+        )  # fmt: skip
+        painted = self._painted.get(key)
+        if painted is None:
+            painted = QPixmap(round(rect.width() * ratio), round(rect.height() * ratio))
+            painted.setDevicePixelRatio(ratio)
+            painted.fill(Qt.GlobalColor.transparent)
+            inner = QPainter(painted)
+            inner.translate(-rect.x(), -rect.y())
+            self._paint_tile(inner, option, tile, selected, error, pixmap, colour)
+            inner.end()
+            self._painted[key] = painted
+            if len(self._painted) > CACHED_TILES:
+                self._painted.popitem(last=False)
+        else:
+            self._painted.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), painted)
+
+    def _paint_tile(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        tile: Tile,
+        selected: bool,
+        error: str | None,
+        pixmap: QPixmap | None,
+        colour: QColor | None,
+    ) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight).lighter(160))
         thumb_rect = QRect(rect.x() + PAD, rect.y() + PAD, self.thumb_size, self.thumb_size)
         if tile.unreadable:
             reason = tile.error or "unreadable"
             self._paint_warning(painter, self.fonts(option.font), thumb_rect, reason)
+        elif error:
+            self._paint_warning(painter, self.fonts(option.font), thumb_rect, error)
         else:
-            error = grid.thumb_error(tile)
-            if error:
-                self._paint_warning(painter, self.fonts(option.font), thumb_rect, error)
-            else:
-                self._paint_thumbnail(painter, thumb_rect, grid.thumbnail(tile))
+            self._paint_thumbnail(painter, thumb_rect, pixmap)
         fonts = self.fonts(option.font)
         text_top = thumb_rect.bottom() + PAD
         chip = QRect(rect.x() + PAD, text_top, self.thumb_size, fonts.line)
-        shown_class = tile.label if tile.label is not None else tile.prediction
-        colour = grid.colour(shown_class) if shown_class else None
         self._paint_chip(painter, fonts, chip, tile, colour or NO_CLASS)
         second = QRect(chip.x(), chip.bottom() + 1, chip.width(), fonts.line)
         if tile.disagrees:

@@ -42,7 +42,11 @@ from desktop.core.training_run import (
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
 from desktop.ui.plain_text import plain
 from desktop.ui.trainer_process import TrainerProcess
-from trainer.options import BACKBONE_CHOICES, FLIP_CHOICES  # stdlib-only: no TensorFlow
+from trainer.options import (  # stdlib-only: no TensorFlow
+    AUGMENT_CHOICES,
+    BACKBONE_CHOICES,
+    FLIP_CHOICES,
+)
 
 BACKBONE_TIPS = {
     "auto": "EfficientNet-Lite0 fine-tuned, and small_cnn from scratch too when the images are "
@@ -54,6 +58,11 @@ FLIP_TIPS = {
     "auto": "mirror images are used only if they keep their labels (tested on your images)",
     "on": "always add mirror images (clothes, animals, most photos)",
     "off": "never mirror (digits, letters, arrows, left/right classes)",
+}
+AUGMENT_TIPS = {
+    "auto": "small rotations, zooms and shifts for photos; none for images under 64 px",
+    "on": "always add slightly rotated, zoomed and shifted copies",
+    "off": "train on the images as they are (centred scans, icons, cropped products)",
 }
 
 
@@ -105,6 +114,7 @@ class TrainingDialog(QDialog):
         self.batch_size = _spin(0, 1024, "images per training step")
         self.batch_size.setSpecialValueText("from the data (32; 128 from 4,000 images)")
         self.flips = _choices(FLIP_CHOICES, FLIP_TIPS)
+        self.augment = _choices(AUGMENT_CHOICES, AUGMENT_TIPS)
         self.time_budget = QDoubleSpinBox()
         self.time_budget.setRange(0, 24 * 60)
         self.time_budget.setDecimals(0)
@@ -120,6 +130,7 @@ class TrainingDialog(QDialog):
         form.addRow("Image size", self.image_size)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Mirror images", self.flips)
+        form.addRow("Rotate, zoom, shift", self.augment)
         form.addRow("Time budget", self.time_budget)
         self.backbone.currentTextChanged.connect(self._follow_backbone)
         self.stage_label = QLabel("Ready: the labelled images will be the training data.")
@@ -161,6 +172,7 @@ class TrainingDialog(QDialog):
             image_size=size or None,
             batch_size=self.batch_size.value() or None,
             flips=self.flips.currentText(),
+            augment=self.augment.currentText(),
             time_budget=self.time_budget.value(),
         )
 
@@ -171,6 +183,7 @@ class TrainingDialog(QDialog):
         self.image_size.setValue(options.image_size or 0)
         self.batch_size.setValue(options.batch_size or 0)
         self.flips.setCurrentText(options.flips)
+        self.augment.setCurrentText(options.augment)
         self.time_budget.setValue(options.time_budget)
         self._follow_backbone(options.backbone)
 
@@ -189,6 +202,7 @@ class TrainingDialog(QDialog):
         default = TrainSettings()
         backbone = str(value("training/backbone", default.backbone))
         flips = str(value("training/flips", default.flips))
+        augment = str(value("training/augment", default.augment))
         return TrainSettings(
             backbone=backbone if backbone in BACKBONE_CHOICES else default.backbone,
             epochs=int(value("training/epochs", default.epochs)),
@@ -196,6 +210,7 @@ class TrainingDialog(QDialog):
             image_size=int(value("training/image_size", 0)) or None,
             batch_size=int(value("training/batch_size", 0)) or None,
             flips=flips if flips in FLIP_CHOICES else default.flips,
+            augment=augment if augment in AUGMENT_CHOICES else default.augment,
             time_budget=float(value("training/time_budget", default.time_budget)),
         )
 
@@ -203,6 +218,7 @@ class TrainingDialog(QDialog):
         for key in ("backbone", "epochs", "fine_tune_epochs", "image_size", "batch_size"):
             self._settings.setValue(f"training/{key}", getattr(options, key) or 0)
         self._settings.setValue("training/flips", options.flips)
+        self._settings.setValue("training/augment", options.augment)
         self._settings.setValue("training/time_budget", options.time_budget)
 
     # --- running -------------------------------------------------------------------------------
@@ -262,7 +278,7 @@ class TrainingDialog(QDialog):
         self.cancel_button.setEnabled(running)
         for widget in (self.backbone, self.epochs, self.image_size, self.batch_size):
             widget.setEnabled(not running)
-        for widget in (self.flips, self.time_budget):
+        for widget in (self.flips, self.augment, self.time_budget):
             widget.setEnabled(not running)
         self._follow_backbone(self.backbone.currentText())
 

@@ -82,3 +82,16 @@ def test_options_override_the_rules() -> None:
         TrainOptions(time_budget=-1).checked()
     assert TrainOptions().first_phase_epochs("small_cnn") == 100
     assert TrainOptions(epochs=7).first_phase_epochs("efficientnet_lite0") == 7
+
+
+def test_photos_are_augmented_and_small_centred_images_are_not_unless_asked() -> None:
+    photos = DataTraits(median_side=480, greyscale_share=0.0)
+    scans = DataTraits(median_side=28, greyscale_share=1.0)
+
+    assert make_plan(TrainOptions(), photos).augment
+    assert not make_plan(TrainOptions(), scans).augment
+    assert make_plan(TrainOptions(augment="on"), scans).augment
+    assert not make_plan(TrainOptions(augment="off"), photos).augment
+    assert make_plan(TrainOptions(), scans).as_dict()["augment"] is False
+    with pytest.raises(TrainerError, match="--augment"):
+        TrainOptions(augment="lots").checked()

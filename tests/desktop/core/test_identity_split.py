@@ -3,13 +3,18 @@ projects keep the test images their versions were scored on (issue 14)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from desktop.core.csv_io import write_training_manifest
+from desktop.core.records import PredictionRow
 from desktop.core.relink import FilesChecked, check_files
 from desktop.core.scanner import import_class_folders, scan_all
 from desktop.core.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -121,3 +126,48 @@ def test_an_old_project_keeps_its_test_images_in_test(tmp_path: Path) -> None:
     assert fresh_rows(db, "SELECT value FROM meta WHERE key = 'lock_old_splits'") == [("done: 60",)]
     with Project.open(db) as again:  # the lock is taken once, not again on every open
         assert len(again.locked_splits()) == 60
+
+
+def plant_embeddings(project: Project, near: dict[int, int], dim: int = 64) -> None:
+    """A model whose cached embeddings are random (far apart) except that image ``b`` of each
+    ``near[a] = b`` is a near copy of ``a`` (cosine ~0.9999), as a resized copy would be."""
+    rng = np.random.default_rng(0)
+    ids = sorted(row.id for row in project.image_rows())
+    vectors = {i: rng.standard_normal(dim).astype(np.float32) for i in ids}
+    for a, b in near.items():
+        vectors[b] = vectors[a] + np.float32(0.01) * rng.standard_normal(dim).astype(np.float32)
+    model = project.add_model(project.path.parent / "m.onnx", {"classes": ["a", "b", "c"]})
+    project.set_predictions(
+        model, [PredictionRow(i, 0, 0.9, [(0, 0.9)], vectors[i].tobytes()) for i in ids]
+    )
+
+
+def test_near_copies_share_a_group_in_the_manifest_and_never_cross_splits(tmp_path: Path) -> None:
+    """Resized copies (other bytes, other content key) of 30 images: without the near groups
+    the path-free content split puts many pairs in different splits; with them, none."""
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=20, side=SIZE)
+    originals = sorted(root.glob("*/*.*"))[::2]
+    for path in originals:
+        with Image.open(path) as image:
+            image.resize((SIZE * 2, SIZE * 2)).save(path.with_name("big-" + path.stem + ".png"))
+    with Project.open(tmp_path / "p.pigeonhole") as project:
+        add_and_check(project, root)
+        import_class_folders(project, root)
+        by_path = project.image_ids_by_path([str(p) for p in sorted(root.glob("*/*.*"))])
+        pairs = {
+            by_path[str(p)]: by_path[str(p.with_name("big-" + p.stem + ".png"))] for p in originals
+        }
+        exact_only = splits_by_image(project, tmp_path / "before.csv")
+        plant_embeddings(project, pairs)
+        manifest = tmp_path / "run.csv"
+        splits = splits_by_image(project, manifest)
+        groups = {row["path"]: row["group"] for row in csv.DictReader(manifest.open())}
+        paths = {i: project.image(i).path for i in splits}
+    assert len(pairs) == 30 and len(splits) == 90
+    assert sum(exact_only[a] != exact_only[b] for a, b in pairs.items()) > 5  # can fail
+    assert all(splits[a] == splits[b] for a, b in pairs.items())
+    assert all(groups[paths[a]] == groups[paths[b]] for a, b in pairs.items())
+    assert len(set(groups.values())) == 60  # 30 merged pairs + 30 images on their own
+    report = load_training_data(manifest, SIZE).merged_groups()
+    assert report == {"groups_merged": 30, "files_in_merged_groups": 60}

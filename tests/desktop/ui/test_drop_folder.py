@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import warnings
 from pathlib import Path
 
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
+import desktop.ui.ingest as ingest
 from desktop.ui.filter_proxy import Filter, Show
+from tests.imagegen import write_dataset
 
 
 def drop(widget, paths: list[Path]) -> None:
@@ -99,3 +103,50 @@ def test_thumbnails_are_cached_on_disk(window, shapes_dir, qtbot, wait_idle, tmp
     window.ingest.add_paths([shapes_dir / "circle"])
     wait_idle(window)
     qtbot.waitUntil(lambda: len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 3, timeout=30_000)
+
+
+def test_a_big_drop_goes_into_the_grid_in_small_chunks(
+    window, tmp_path, qtbot, wait_idle, monkeypatch
+) -> None:
+    """Rows arrive in inserts of at most INSERT_CHUNK (the event loop turns between them), all
+    of them, in order, and the summary waits for the last chunk."""
+    monkeypatch.setattr(ingest, "INSERT_CHUNK", 40)
+    monkeypatch.setattr(ingest, "FLUSH_MS", 2000)  # so batches pile up between flushes
+    folder = tmp_path / "many"
+    folder.mkdir()
+    Image.new("RGB", (8, 8), "navy").save(tmp_path / "one.png")
+    for i in range(1200):
+        os.link(tmp_path / "one.png", folder / f"img_{i:04d}.png")
+    inserted: list[int] = []
+    window.grid.rowsInserted.connect(lambda _parent, first, last: inserted.append(last - first + 1))
+    window.answers = [False]
+    drop(window.view.viewport(), [folder])
+    wait_idle(window)
+    assert sum(inserted) == window.grid.rowCount() == 1200
+    assert max(inserted) <= 100 and max(inserted[1:]) <= 40  # the first screenful: one batch
+    assert "1,200 images in the project" in window.statusBar().currentMessage()
+    names = [tile.name for tile in window.grid.tiles()]
+    assert names == sorted(names)
+
+
+def test_a_painted_tile_is_reused_until_what_it_shows_changes(window, tmp_path, wait_idle) -> None:
+    """The delegate keeps painted tiles; labelling an image must still repaint it differently."""
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=2, side=32)
+    window.answers = [False]
+    drop(window.view.viewport(), [root])
+    wait_idle(window)
+    delegate = window.view.itemDelegate()
+
+    def render() -> QImage:
+        window.view.viewport().repaint()
+        return window.view.viewport().grab().toImage()
+
+    first = render()
+    kept = len(delegate._painted)
+    assert render() == first and len(delegate._painted) == kept  # nothing new was painted
+    project = window.session.project
+    project.add_class("circle")  # no classes yet (the folders were not imported as labels)
+    project.set_labels([window.grid.tile(0).image_id], project.class_by_name("circle").id)
+    window.reload_tiles()
+    assert render() != first

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from desktop.core.csv_io import write_training_manifest
 from desktop.ui.filter_proxy import Show
+from tests.desktop.core.test_identity_split import plant_embeddings
 from tests.desktop.ui.test_drop_folder import drop
 from tests.imagegen import write_dataset
 
@@ -81,7 +85,7 @@ def test_duplicates_view_flags_disagreeing_copies_and_keeps_one(
     wait_idle(window)
 
     dialog = window.moves.show_duplicates()
-    assert dialog.rows() == [("2", "circle, square", "⚠ labels disagree")]
+    assert dialog.rows() == [("2", "exact", "circle, square", "⚠ labels disagree")]
     window.filter_bar.set_show(Show.DUPLICATES)
     qtbot.waitUntil(lambda: window.proxy.rowCount() == 2, timeout=10_000)
 
@@ -89,7 +93,7 @@ def test_duplicates_view_flags_disagreeing_copies_and_keeps_one(
     window.view.select_row(window.proxy.row_of(window.session.project.image_ids_by_path(
         [str(original)])[str(original)]))  # fmt: skip
     window.actions["Keep This Copy"].trigger()
-    assert dialog.rows() == [("2", "circle, square", "⚠ labels disagree")]
+    assert dialog.rows() == [("2", "exact", "circle, square", "⚠ labels disagree")]
     with sqlite3.connect(window.session.path) as conn:
         assert conn.execute("SELECT count(*) FROM duplicate_marks").fetchone() == (1,)
     window.actions["Undo"].trigger()
@@ -113,3 +117,56 @@ def test_locate_and_keep_explain_what_they_need(window, tmp_path, wait_idle) -> 
     with sqlite3.connect(window.session.path) as conn:
         assert conn.execute("SELECT count(*) FROM duplicate_marks").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM history").fetchone() == (0,)
+
+
+def test_near_copies_are_shown_flagged_kept_and_grouped_in_the_manifest(
+    window, tmp_path, qtbot, wait_idle
+) -> None:
+    """A resized copy filed under another class and an exact copy: the view shows one near and
+    one exact group, flags the near one, Keep This Copy marks the near copy, and the manifest
+    the trainer gets puts the near pair in one group."""
+    root = tmp_path / "shapes"
+    write_dataset(root, per_class=3, side=32)
+    circle = sorted((root / "circle").iterdir())[0]
+    resized = root / "square" / "bigger.png"
+    with Image.open(circle) as image:
+        image.resize((64, 64)).save(resized)
+    triangle = sorted((root / "triangle").iterdir())[0]
+    shutil.copy(triangle, root / "triangle" / "same.png")
+    drop(window.view.viewport(), [root])
+    wait_idle(window)
+    project = window.session.project
+    ids = project.image_ids_by_path([str(circle), str(resized)])
+    near_pair = (ids[str(circle)], ids[str(resized)])
+
+    dialog = window.moves.show_duplicates()
+    assert "classify the images first" in dialog.summary.text()
+    assert dialog.rows() == [("2", "exact", "triangle", "")]
+    plant_embeddings(project, {near_pair[0]: near_pair[1]})  # as a model's classify would
+    manifest = tmp_path / "before.csv"
+    write_training_manifest(project, manifest)
+
+    window.moves.show_duplicates()
+    wait_idle(window)
+    assert sorted(dialog.rows()) == [
+        ("2", "exact", "triangle", ""),
+        ("2", "near", "circle, square", "⚠ labels disagree"),
+    ]
+    assert "1 of near copies" in dialog.summary.text()
+    window.filter_bar.set_show(Show.DUPLICATES)
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 4, timeout=10_000)
+    with manifest.open(newline="") as handle:
+        groups = {row["path"]: row["group"] for row in csv.DictReader(handle)}
+    assert groups[str(circle)] == groups[str(resized)] != ""
+    assert len(set(groups.values())) == len(groups) - 2  # the near pair and the exact pair
+
+    window.view.select_row(window.proxy.row_of(near_pair[0]))
+    window.actions["Keep This Copy"].trigger()
+    assert ("2", "near", "circle, square", "⚠ labels disagree") in dialog.rows()
+    with sqlite3.connect(window.session.path) as conn:
+        marks = conn.execute("SELECT image_id, kept_id FROM duplicate_marks").fetchall()
+    assert marks == [(near_pair[1], near_pair[0])]
+    write_training_manifest(project, manifest)
+    with manifest.open(newline="") as handle:
+        trained = {row["path"] for row in csv.DictReader(handle)}
+    assert str(circle) in trained and str(resized) not in trained and resized.exists()

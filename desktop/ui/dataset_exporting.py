@@ -1,0 +1,146 @@
+"""File → Export for other tools: Hugging Face imagefolder, ImageNet-style folders, a results table.
+
+The work is ``desktop.core.split_export`` and ``desktop.core.results_table``; this module asks
+where (and, for the table, whether to add embeddings), runs it in the background with progress
+and Cancel, like the class-folder export, and says what was written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.core.records import ExportSummary
+from desktop.core.results_table import export_results, parquet_available
+from desktop.core.split_export import LAYOUT_NAMES, LAYOUTS, export_split_folders
+from desktop.ui.exporting import describe_export
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+TABLE_FILTERS = "Parquet (*.parquet);;CSV (*.csv)"
+
+
+class _Progress(QObject):
+    """Carries a worker thread's progress callback to the status bar."""
+
+    changed = Signal(int, int)
+
+
+class DatasetExporter:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.last_summary: ExportSummary | None = None
+        self._progress = _Progress()
+        self._progress.changed.connect(lambda done, total: window.status.update(done, total))
+
+    # --- folders ------------------------------------------------------------------------------
+    def choose_huggingface(self) -> None:
+        self._choose_folder("huggingface")
+
+    def choose_imagenet(self) -> None:
+        self._choose_folder("imagenet")
+
+    def _choose_folder(self, layout: str) -> None:
+        folder = self.window.choose_folder(
+            f"Export as {LAYOUT_NAMES[layout]} (copies; nothing is overwritten)"
+        )
+        if folder is not None:
+            self.to_folders(folder, layout)
+
+    def to_folders(self, destination: Path, layout: str, mode: str = "copy") -> None:
+        """Copy the labelled images into ``destination`` in ``layout`` (see split_export)."""
+        folders = ", ".join(f"{name}/" for name in dict.fromkeys(LAYOUTS[layout].values()))
+        self._start(
+            f"Exporting {LAYOUT_NAMES[layout]} ({folders})…",
+            lambda cancel: export_split_folders(
+                self.window.session.require(),
+                destination,
+                layout,
+                mode=mode,
+                cancel=cancel,
+                progress=self._progress.changed.emit,
+            ),
+            describe_export,
+        )
+
+    # --- the table ------------------------------------------------------------------------------
+    def choose_table(self) -> None:
+        window = self.window
+        path = window.choose_save_file(
+            "Export results table", TABLE_FILTERS, self._suggested("results.parquet")
+        )
+        if path is None:
+            return
+        if path.suffix.lower() not in (".parquet", ".csv"):
+            path = path.with_suffix(".parquet" if parquet_available() else ".csv")
+        embeddings = window.ask(
+            "Export results table",
+            "Add each image's embedding (the model's feature vector) as columns? It makes the "
+            "file much larger.",
+        )
+        self.to_table(path, embeddings=embeddings)
+
+    def to_table(self, path: Path, *, embeddings: bool = False) -> None:
+        table_format = "csv" if path.suffix.lower() == ".csv" else "parquet"
+        self._start(
+            f"Writing {path.name}…",
+            lambda cancel: export_results(
+                self.window.session.require(),
+                path,
+                table_format,
+                embeddings=embeddings,
+                cancel=cancel,
+                progress=self._progress.changed.emit,
+            ),
+            _describe_table,
+        )
+
+    # --- running -------------------------------------------------------------------------------
+    def _start(
+        self,
+        what: str,
+        job: Callable[[threading.Event], ExportSummary],
+        describe: Callable[[ExportSummary], str],
+    ) -> None:
+        window = self.window
+        if window.status.busy():
+            window.show_error("Wait for the current job to finish (or cancel it).")
+            return
+        if window.session.project is None:
+            window.show_error("No project is open: use File → New or File → Open.")
+            return
+        cancel = threading.Event()
+        self.last_summary = None
+
+        def run() -> Iterator[ExportSummary]:
+            yield job(cancel)
+
+        worker = window.workers.run(
+            run, self._on_summary, lambda _done: self._on_done(describe), window.show_error
+        )
+        window.status.start(what, lambda: (cancel.set(), worker.cancel()))
+
+    def _on_summary(self, summary: ExportSummary) -> None:
+        self.last_summary = summary
+
+    def _on_done(self, describe: Callable[[ExportSummary], str]) -> None:
+        summary = self.last_summary
+        stopped = summary is None or summary.cancelled
+        self.window.status.finish("Export stopped" if stopped else "Export finished")
+        if summary is not None:
+            self.window.inform("Exported", describe(summary))
+
+    def _suggested(self, name: str) -> str:
+        path = self.window.session.path
+        return str(path.with_name(name)) if path else name
+
+
+def _describe_table(summary: ExportSummary) -> str:
+    if summary.cancelled:
+        return f"Cancelled: {summary.destination} was not written."
+    return f"{summary.n_written:,} rows written to {summary.destination}."
