@@ -100,8 +100,9 @@ def ensure_photos(
 
 
 def ensure_default_model() -> Path:
-    """The default backbone trained briefly once and cached: a stand-in for speed, not accuracy."""
-    run = CACHE / "default_model_run"
+    """The default backbone at 224 px trained briefly once and cached: a stand-in for speed, not
+    accuracy. The size is given: the trainer's own default follows the data (96 px images here)."""
+    run = CACHE / "default_model_224"
     model = run / "model.onnx"
     if model.exists():
         return model
@@ -113,7 +114,7 @@ def ensure_default_model() -> Path:
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run(
         [sys.executable, "-m", "trainer", "train", str(data), "--out", str(run), "--epochs", "1",
-         "--batch-size", "8"],
+         "--batch-size", "8", "--image-size", "224", "--fine-tune-epochs", "0"],
         check=True, env=env,
     )  # fmt: skip
     return model

@@ -15,6 +15,7 @@ import onnx
 import pytest
 
 from desktop.cli_classify import main
+from desktop.cluster.connect import workers_at_our_priority
 from tests.badimages import good_controls, make_bad_corpus
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[cluster]'")
@@ -27,6 +28,7 @@ SHARD = 8
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A Ray cluster of this machine with 2 CPUs, shared by the module's tests."""
+    workers_at_our_priority()
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield
     ray.shutdown()
@@ -147,3 +149,14 @@ def test_shards_of_another_model_or_other_files_are_not_done(
     assert not any(is_done(parquet_out, shard, other_sha) for shard in shards)
     shifted = plan_shards(["/a/new/photo.jpg", *paths], SHARD)
     assert not any(is_done(parquet_out, shard, model_sha) for shard in shifted)
+
+
+def test_workers_of_a_cluster_we_start_run_at_our_priority(ray_cluster) -> None:
+    """Ray would run them 15 nice levels below us, starved next to a shared machine's other jobs."""
+    import os
+
+    @ray.remote(num_cpus=1)
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray.get(niceness.remote()) == os.nice(0)
