@@ -66,6 +66,7 @@ def settle(app, window, seconds: float = 120) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--heat-map", action="store_true", help="with View → Heat Map on")
     args = parser.parse_args()
     rerun_under_xvfb()
     from PySide6.QtCore import QSettings
@@ -95,6 +96,9 @@ def main() -> int:
         window.view.select_row(4)
         window.show_current()
         settle(app, window)
+        if args.heat_map:
+            window.actions["Heat Map"].trigger()
+            settle(app, window)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out))
         print(f"wrote {args.out}")
