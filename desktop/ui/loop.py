@@ -243,7 +243,9 @@ class Loop(QObject):
                 raise ProjectError(f"Quick retrain did not run: {exc}") from exc
 
         # Cancel cannot stop the fit midway (seconds); the panels always show the store's truth.
-        self._run_job("Quick retrain: refitting the head…", job, lambda _: None, self._after_quick)
+        self._run_job(
+            "Quick retrain: refitting the head…", job, lambda _: None, self._after_quick, queue=True
+        )
 
     def _after_quick(self, completed: bool) -> None:
         self._load_current()
@@ -261,6 +263,7 @@ class Loop(QObject):
             "Evaluating…",
             lambda: iter([score_version(project, project.current_model_id())]),
             self.evaluation_view.show_score,
+            queue=True,
         )
 
     def review(self) -> None:
@@ -273,6 +276,7 @@ class Loop(QObject):
             "Looking for label mistakes…",
             lambda: iter([gather_review(project, project.current_model_id())]),
             self.review_panel.set_data,
+            queue=True,
         )
 
     def refresh_analysis(self) -> None:
@@ -401,8 +405,18 @@ class Loop(QObject):
         make: Callable[[], Iterator[Any]],
         on_item: Callable[[Any], None],
         on_done: Callable[[bool], None] | None = None,
+        queue: bool = False,
     ) -> bool:
+        """Start a background job; one the user asked for (``queue``) waits for a running one.
+
+        Opening a project or finishing a version starts jobs the user did not ask for (the
+        review rebuild, the scores); a click in those seconds should not meet "wait".
+        """
         window = self.window
+        if window.status.busy() and queue:
+            window.statusBar().showMessage(f"{text.rstrip('…')}: starts when the current job ends")
+            when_idle(window, lambda: self._run_job(text, make, on_item, on_done))
+            return False
         if window.status.busy():
             window.show_error("Wait for the current job to finish (or cancel it).")
             return False

@@ -317,6 +317,21 @@ def test_quick_retrain_adds_a_version_that_loads_and_churn_matches_a_hand_count(
             assert window.proxy.rowCount() == hand[kind]
 
 
+def test_a_quick_retrain_asked_during_another_job_starts_after_it(
+    trained: Trained, opened, qtbot
+) -> None:
+    """A click while a background job runs (the review rebuild after opening) waits, not fails."""
+    window, _loop = opened
+    project = window.session.project
+    qtbot.waitUntil(lambda: idle(window), timeout=60_000)
+    window.actions["Review"].trigger()
+    assert window.status.busy()  # the review job holds the window's one job slot
+    window.actions["Quick Retrain"].trigger()
+    assert "starts when the current job ends" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=120_000)
+    assert window.errors == []
+
+
 def test_switching_versions_from_the_models_panel(trained: Trained, opened, qtbot) -> None:
     window, loop = opened
     project = window.session.project
