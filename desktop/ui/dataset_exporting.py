@@ -7,36 +7,18 @@ and Cancel, like the class-folder export, and says what was written.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from PySide6.QtCore import QObject, Signal
 
 from desktop.core.records import ExportSummary
 from desktop.core.results_table import export_results, parquet_available
 from desktop.core.split_export import LAYOUT_NAMES, LAYOUTS, export_split_folders
-from desktop.ui.exporting import describe_export
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.exporting import BackgroundExport, describe_export
 
 TABLE_FILTERS = "Parquet (*.parquet);;CSV (*.csv)"
 
 
-class _Progress(QObject):
-    """Carries a worker thread's progress callback to the status bar."""
-
-    changed = Signal(int, int)
-
-
-class DatasetExporter:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-        self.last_summary: ExportSummary | None = None
-        self._progress = _Progress()
-        self._progress.changed.connect(lambda done, total: window.status.update(done, total))
+class DatasetExporter(BackgroundExport):
+    """File → Export for Hugging Face, ImageNet-style tools and dataframes."""
 
     # --- folders ------------------------------------------------------------------------------
     def choose_huggingface(self) -> None:
@@ -99,45 +81,6 @@ class DatasetExporter:
             ),
             _describe_table,
         )
-
-    # --- running -------------------------------------------------------------------------------
-    def _start(
-        self,
-        what: str,
-        job: Callable[[threading.Event], ExportSummary],
-        describe: Callable[[ExportSummary], str],
-    ) -> None:
-        window = self.window
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
-            return
-        if window.session.project is None:
-            window.show_error("No project is open: use File → New or File → Open.")
-            return
-        cancel = threading.Event()
-        self.last_summary = None
-
-        def run() -> Iterator[ExportSummary]:
-            yield job(cancel)
-
-        worker = window.workers.run(
-            run, self._on_summary, lambda _done: self._on_done(describe), window.show_error
-        )
-        window.status.start(what, lambda: (cancel.set(), worker.cancel()))
-
-    def _on_summary(self, summary: ExportSummary) -> None:
-        self.last_summary = summary
-
-    def _on_done(self, describe: Callable[[ExportSummary], str]) -> None:
-        summary = self.last_summary
-        stopped = summary is None or summary.cancelled
-        self.window.status.finish("Export stopped" if stopped else "Export finished")
-        if summary is not None:
-            self.window.inform("Exported", describe(summary))
-
-    def _suggested(self, name: str) -> str:
-        path = self.window.session.path
-        return str(path.with_name(name)) if path else name
 
 
 def _describe_table(summary: ExportSummary) -> str:

@@ -7,7 +7,7 @@ Both are done by ``desktop.core``; this module asks where, runs the folder copy 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,18 +23,62 @@ if TYPE_CHECKING:
 
 
 class _Progress(QObject):
-    """Carries the copy's progress callback from the worker thread to the status bar."""
+    """Carries an export's progress callback from the worker thread to the status bar."""
 
     changed = Signal(int, int)
 
 
-class Exporter:
+class BackgroundExport:
+    """What every File → Export that copies or writes many files shares: a job off the GUI
+    thread with progress and Cancel, and a summary of what was written when it ends."""
+
     def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.last_summary: ExportSummary | None = None
         self._progress = _Progress()
         self._progress.changed.connect(lambda done, total: window.status.update(done, total))
 
+    def _start(
+        self,
+        what: str,
+        job: Callable[[threading.Event], ExportSummary],
+        describe: Callable[[ExportSummary], str],
+    ) -> None:
+        """Run ``job(cancel)`` in the background; ``describe`` words its summary for the user."""
+        window = self.window
+        if window.status.busy():
+            window.show_error("Wait for the current job to finish (or cancel it).")
+            return
+        if window.session.project is None:
+            window.show_error("No project is open: use File → New or File → Open.")
+            return
+        cancel = threading.Event()
+        self.last_summary = None
+
+        def run() -> Iterator[ExportSummary]:
+            yield job(cancel)
+
+        worker = window.workers.run(
+            run, self._on_summary, lambda _done: self._on_done(describe), window.show_error
+        )
+        window.status.start(what, lambda: (cancel.set(), worker.cancel()))
+
+    def _on_summary(self, summary: ExportSummary) -> None:
+        self.last_summary = summary
+
+    def _on_done(self, describe: Callable[[ExportSummary], str]) -> None:
+        summary = self.last_summary
+        stopped = summary is None or summary.cancelled
+        self.window.status.finish("Export stopped" if stopped else "Export finished")
+        if summary is not None:
+            self.window.inform("Exported", describe(summary))
+
+    def _suggested(self, name: str) -> str:
+        path = self.window.session.path
+        return str(path.with_name(name)) if path else name
+
+
+class Exporter(BackgroundExport):
     def choose_csv(self) -> None:
         suggested = self._suggested("predictions.csv")
         path = self.window.choose_save_file("Export CSV", "CSV files (*.csv)", suggested)
@@ -61,40 +105,16 @@ class Exporter:
             self.to_folders(folder)
 
     def to_folders(self, destination: Path) -> None:
-        window = self.window
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
-            return
-        cancel = threading.Event()
-        self.last_summary = None
-        worker = window.workers.run(
-            lambda: self._job(destination, cancel),
-            self._on_summary,
-            self._on_done,
-            window.show_error,
+        self._start(
+            "Copying into class folders…",
+            lambda cancel: export_class_folders(
+                self.window.session.require(),
+                destination,
+                cancel=cancel,
+                progress=self._progress.changed.emit,
+            ),
+            describe_export,
         )
-        window.status.start("Copying into class folders…", lambda: (cancel.set(), worker.cancel()))
-
-    def _job(self, destination: Path, cancel: threading.Event) -> Iterator[ExportSummary]:
-        yield export_class_folders(
-            self.window.session.require(),
-            destination,
-            cancel=cancel,
-            progress=self._progress.changed.emit,
-        )
-
-    def _on_summary(self, summary: ExportSummary) -> None:
-        self.last_summary = summary
-
-    def _on_done(self, _completed: bool) -> None:
-        summary = self.last_summary
-        self.window.status.finish("Export finished" if summary else "Export stopped")
-        if summary is not None:
-            self.window.inform("Exported", describe_export(summary))
-
-    def _suggested(self, name: str) -> str:
-        path = self.window.session.path
-        return str(path.with_name(name)) if path else name
 
 
 def describe_export(summary: ExportSummary) -> str:
