@@ -20,16 +20,11 @@ pytestmark = pytest.mark.slow  # needs the trained tiny model
 
 
 @pytest.fixture
-def classified(window, tiny_dataset_dir, tiny_model_path, wait_idle):
-    window.answers = [False]  # do not import the class folders: let the model predict
-    window.ingest.add_paths([tiny_dataset_dir])
-    wait_idle(window)
-    assert window.classifier.open_model(tiny_model_path)
-    window.classifier.classify_all()
-    wait_idle(window, timeout=120_000)
-    window.view.select_row(0)
-    window.show_current()
-    return window
+def classified(classified):
+    """The conftest's classified window, with its first image in the preview."""
+    classified.view.select_row(0)
+    classified.show_current()
+    return classified
 
 
 def preview_image(window, qtbot) -> QImage:

@@ -407,6 +407,14 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
     window.shutdown()
 
 
+def start_training_behind_a_closed_dialog(window: MainWindow, loop: Loop) -> None:
+    """Model → Train…, start a run, and close the dialog as a user who goes on working would."""
+    window.actions["Train"].trigger()
+    loop.dialog.set_options(SETTINGS)
+    assert loop.dialog.start_training()
+    loop.dialog.hide()
+
+
 def test_training_behind_a_closed_dialog_shows_in_the_status_bar_and_is_offered(
     trained: Trained, opened, qtbot
 ) -> None:
@@ -414,10 +422,7 @@ def test_training_behind_a_closed_dialog_shows_in_the_status_bar_and_is_offered(
     takes the new version from the offer bar, which shows both scores."""
     window, loop = opened
     project = window.session.project
-    window.actions["Train"].trigger()
-    loop.dialog.set_options(SETTINGS)
-    assert loop.dialog.start_training()
-    loop.dialog.hide()
+    start_training_behind_a_closed_dialog(window, loop)
     status = loop.training_status
     seen: list[str] = []
     wait_until(qtbot, lambda: seen.append(status.label.text()) or not loop.dialog.is_running(), 900)
@@ -446,10 +451,7 @@ def test_training_behind_a_closed_dialog_shows_in_the_status_bar_and_is_offered(
 def test_cancel_in_the_status_bar_stops_the_trainer(trained: Trained, opened, qtbot) -> None:
     window, loop = opened
     project = window.session.project
-    window.actions["Train"].trigger()
-    loop.dialog.set_options(SETTINGS)
-    assert loop.dialog.start_training()
-    loop.dialog.hide()
+    start_training_behind_a_closed_dialog(window, loop)
     status = loop.training_status
     assert status.isVisible() and status.cancel_button.isEnabled()
     qtbot.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)

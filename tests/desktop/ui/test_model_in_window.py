@@ -17,18 +17,6 @@ from desktop.ui.filter_proxy import Filter, Show
 pytestmark = pytest.mark.slow  # needs the trained tiny model
 
 
-@pytest.fixture
-def classified(window, tiny_dataset_dir, tiny_model_path, wait_idle):
-    """The tiny dataset added (not labelled) and classified by the tiny model."""
-    window.answers = [False]  # do not import the class folders: let the model predict
-    window.ingest.add_paths([tiny_dataset_dir])
-    wait_idle(window)
-    assert window.classifier.open_model(tiny_model_path)
-    window.classifier.classify_all()
-    wait_idle(window, timeout=120_000)
-    return window
-
-
 def test_open_model_and_classify_streams_predictions(classified):
     window = classified
     assert [c.name for c in window.session.classes()] == ["circle", "square", "triangle"]
