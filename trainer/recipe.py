@@ -162,7 +162,7 @@ def train_candidate(
     flips: FlipDecision,
     progress: Progress,
     deadline: float | None,
-    geometric: bool = True,
+    geometric: bool,
 ) -> Trained:
     """Fit one candidate: from scratch in one phase, or head then (if it pays) fine-tuning."""
     size, batch = candidate.image_size, options.batch_size
