@@ -79,13 +79,15 @@ def write_pngs(images: np.ndarray, labels: np.ndarray, folder: Path) -> list[tup
 
 FINDINGS = """
 What was tried while looking for maps on the garment (the same 1,000 test images, peaks read at
-the largest cell; "sample" is the shipped model, "6k" a small_cnn given 6,000 training images,
-accuracy 0.884 here). Kept: the map as it was (the head's column times the feature map, min-max
-to 0..1, bilinear), because nothing below put more of it on the garment:
+the largest cell; "sample" is the shipped model, "6k" an earlier small_cnn given another 6,000
+training images, accuracy 0.884 here: its CAM peak was 0.664, mass 0.511, where this run's model
+has 0.742 and 0.524, so two such trainings differ by about 0.08). Kept: the map as it was (the
+head's column times the feature map, min-max to 0..1, bilinear), because nothing below put more
+of it on the garment:
 
 - Class-contrastive map (CAM_c minus the mean of all classes' maps, what the softmax sees): in
-  the table, peak 0.645 (sample) and 0.656 (6k) against 0.675 and 0.664. Against the runner-up
-  class only: 0.575 (sample); against the probability-weighted mean: 0.572.
+  the table; in that earlier 6k model 0.656 against 0.664. Against the runner-up class only:
+  0.575 (sample); against the probability-weighted mean: 0.572.
 - ReLU then divide by the maximum instead of min-max: the same peaks, mass 0.486 against 0.495
   (sample). Nearest-neighbour upsampling: the same peaks, mass 0.499; bilinear with aligned
   corners: mass 0.481. Reading the peak as the centroid of the upsampled plateau: 0.623.
@@ -100,7 +102,7 @@ to 0..1, bilinear), because nothing below put more of it on the garment:
   them inside the outline), or inside it for trousers, sandals and bags. The map shows what the
   model uses: the garment's outline, told partly by the background next to it.
 - What did move the maps onto the garment: small_cnn without its last max pooling (the global
-  pooling after it does that job; same convolutions, an 8x8 map at 32 px). Given the same 6,000
+  pooling after it does that job; same convolutions, an 8x8 map at 32 px). Given the 6k model's
   images: accuracy 0.875, peak 0.853, mass 0.568 (sneakers 0.94, ankle boots 0.96, sandals 0.69,
   T-shirts 0.61). Not adopted: with 60 images per class it trains a worse model
   (benchmarks/trainer_quality.py fashion-60: 0.7545 against the plain Keras CNN's 0.772, which
@@ -108,10 +110,11 @@ to 0..1, bilinear), because nothing below put more of it on the garment:
   against 0.801, 0.791, 0.790). The digits rows stayed above the plain CNN (0.974 and 0.990
   against 0.944 and 0.962).
 
-The 12 MP JPEG misses the 30 ms in its decode, not its map: ``decode_for_model`` alone took
-26-31 ms on a quiet machine (load 0.5; a 3.2 MB file). Pillow already decodes with libjpeg-turbo
-by scaled DCT at 1/8 (draft at 1/8: 29 ms, 1/4: 34 ms, full size: 79 ms), which still has to
-Huffman-decode every coefficient; simplejpeg and PyTurboJPEG wrap the same library.
+The 12 MP JPEG row is decided by its decode, not its map: ``decode_for_model`` alone takes
+24-31 ms on a quiet machine (a 3.2 MB file), 32 ms at load 13 (where the row read 34.85 ms).
+Pillow already decodes with libjpeg-turbo by scaled DCT at 1/8 (draft at 1/8: 29 ms, 1/4: 34 ms,
+full size: 79 ms, in one quiet measurement), which still has to Huffman-decode every coefficient;
+simplejpeg and PyTurboJPEG wrap the same library.
 """
 
 
