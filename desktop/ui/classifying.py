@@ -173,26 +173,22 @@ class Classifier(QObject):
         if not ids:
             window.statusBar().showMessage(none_message, 10_000)
             return False
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not window.jobs.free():
             return False
         items = []
         for image_id in ids:
             tile = window.grid.tile_by_id(image_id)
             if tile is not None:
                 items.append((image_id, tile.path))
-        cancel = threading.Event()
         self.last_run = None
         self._counts = [0, 0]
-        worker = window.workers.run(
-            lambda: self._job(items, cancel), self._on_batch, self._on_done, window.show_error
-        )
-        window.status.start(
+        return window.jobs.run(
             f"Classifying {len(items):,} images…",
-            lambda: (cancel.set(), worker.cancel()),
-            len(items),
+            lambda cancel: self._job(items, cancel),
+            self._on_batch,
+            self._on_done,
+            total=len(items),
         )
-        return True
 
     def _job(self, items: list[tuple[int, str]], cancel: threading.Event) -> Iterator[Classified]:
         project = self.window.session.require()
@@ -246,12 +242,12 @@ class Classifier(QObject):
         grid.update_tiles(updated)
         self._counts[0] += len(batch.predictions)
         self._counts[1] += len(batch.errors)
-        self.window.status.update(batch.done, batch.total)
+        self.window.jobs.progress(batch.done, batch.total)
 
     def _on_done(self, completed: bool) -> None:
         predicted, failed = self._counts
         self.last_run = (predicted, failed, completed)
         note = "" if completed else " (cancelled; finished batches are kept)"
         unreadable = f", {failed} unreadable" if failed else ""
-        self.window.status.finish(f"Classified {predicted:,} images{unreadable}{note}")
+        self.window.jobs.finish(f"Classified {predicted:,} images{unreadable}{note}")
         self.window.show_current()

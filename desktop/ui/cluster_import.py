@@ -36,17 +36,15 @@ class ClusterImport:
         if window.session.project is None:
             window.show_error("Open a project first.")
             return
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not window.jobs.free():
             return
         source = results_source(chosen)
-        cancel = threading.Event()
         self.last_summary = None
-        worker = window.workers.run(
-            lambda: self._job(source, cancel), self._on_summary, self._on_done, window.show_error
-        )
-        window.status.start(
-            f"Importing results from {source.name}…", lambda: (cancel.set(), worker.cancel())
+        window.jobs.run(
+            f"Importing results from {source.name}…",
+            lambda cancel: self._job(source, cancel),
+            self._on_summary,
+            self._on_done,
         )
 
     def _job(self, source: Path, cancel: threading.Event) -> Iterator[ResultsSummary]:
@@ -57,7 +55,7 @@ class ClusterImport:
 
     def _on_done(self, _completed: bool) -> None:
         summary = self.last_summary
-        self.window.status.finish("Results imported" if summary else "Import stopped")
+        self.window.jobs.finish("Results imported" if summary else "Import stopped")
         self.window.reload_tiles()
         if summary is not None:
             self.window.inform("Cluster results imported", describe(summary))

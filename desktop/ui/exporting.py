@@ -36,7 +36,7 @@ class BackgroundExport:
         self.window = window
         self.last_summary: ExportSummary | None = None
         self._progress = _Progress()
-        self._progress.changed.connect(lambda done, total: window.status.update(done, total))
+        self._progress.changed.connect(lambda done, total: window.jobs.progress(done, total))
 
     def _start(
         self,
@@ -46,22 +46,17 @@ class BackgroundExport:
     ) -> None:
         """Run ``job(cancel)`` in the background; ``describe`` words its summary for the user."""
         window = self.window
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not window.jobs.free():
             return
         if window.session.project is None:
             window.show_error("No project is open: use File → New or File → Open.")
             return
-        cancel = threading.Event()
         self.last_summary = None
 
-        def run() -> Iterator[ExportSummary]:
+        def run(cancel: threading.Event) -> Iterator[ExportSummary]:
             yield job(cancel)
 
-        worker = window.workers.run(
-            run, self._on_summary, lambda _done: self._on_done(describe), window.show_error
-        )
-        window.status.start(what, lambda: (cancel.set(), worker.cancel()))
+        window.jobs.run(what, run, self._on_summary, lambda _done: self._on_done(describe))
 
     def _on_summary(self, summary: ExportSummary) -> None:
         self.last_summary = summary
@@ -69,7 +64,7 @@ class BackgroundExport:
     def _on_done(self, describe: Callable[[ExportSummary], str]) -> None:
         summary = self.last_summary
         stopped = summary is None or summary.cancelled
-        self.window.status.finish("Export stopped" if stopped else "Export finished")
+        self.window.jobs.finish("Export stopped" if stopped else "Export finished")
         if summary is not None:
             self.window.inform("Exported", describe(summary))
 

@@ -25,7 +25,6 @@ from desktop.core.relink import FilesChecked, KeyProgress, check_files
 from desktop.core.scanner import detect_class_folders, scan
 from desktop.ui.grid_model import Tile
 from desktop.ui.grid_view import paths_from_mime
-from desktop.ui.loop import when_idle
 from desktop.ui.session import tile_from_row
 
 if TYPE_CHECKING:
@@ -114,21 +113,17 @@ class Ingest:
                 "added here: add them in that window, or File → New Project… for a separate one."
             )
             return
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it), then add again.")
+        if not window.jobs.free(", then add again"):
             return
         self.skipped = []
         self.offers = []
         self.window.moves.last_check = None
-        cancel = threading.Event()
-        worker = window.workers.run(
-            lambda: self._scan_job(paths, cancel),
+        window.jobs.run(
+            "Adding images…",
+            lambda cancel: self._scan_job(paths, cancel),
             self._on_item,
             self._on_done,
-            window.show_error,
         )
-        cancel_all = lambda: (cancel.set(), worker.cancel())  # noqa: E731
-        window.status.start("Adding images…", cancel_all)
 
     def _scan_job(
         self, paths: list[Path], cancel: threading.Event
@@ -163,7 +158,7 @@ class Ingest:
             elif not self._flush_timer.isActive():
                 self._flush_timer.start(FLUSH_MS)
             self.skipped.extend(item.skipped)
-            self.window.status.update(0, None, f"Adding images… {item.files_found:,} found")
+            self.window.jobs.progress(0, None, f"Adding images… {item.files_found:,} found")
         else:
             self.offers.append(item)
 
@@ -189,12 +184,12 @@ class Ingest:
         extra = f", {len(self.skipped)} skipped" if self.skipped else ""
         checked = self.window.moves.last_check
         found = f", {checked.message}" if checked is not None and checked.message else ""
-        self.window.status.finish(f"{shown:,} images in the project{extra}{found}{note}")
+        self.window.jobs.finish(f"{shown:,} images in the project{extra}{found}{note}")
         self.window.show_current()
         for offer in self.offers:
             self.offer_class_folders(offer)
         if completed:  # a model is loaded: what was added gets its predictions too
-            when_idle(self.window, self.window.classifier.classify_added)
+            self.window.jobs.when_idle(self.window.classifier.classify_added)
 
     # --- labels from folders and CSVs --------------------------------------------------------
     def offer_class_folders(self, offer: ClassFolders) -> ImportSummary | None:

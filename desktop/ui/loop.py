@@ -10,12 +10,13 @@ progress and Cancel, and the trainer runs as a child process owned by the traini
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL_MS = 250
+QUICK = "Quick retrain: refitting the head…"
 RUNS_SETTING = "training/runs_folder"
 """QSettings key overriding where training runs are written (default: the user data folder)."""
 
@@ -53,21 +54,6 @@ class IdsFilter(Filter):
 
     def accepts(self, tile: Tile) -> bool:
         return tile.image_id in self.image_ids
-
-
-def when_idle(window: MainWindow, callback: Callable[[], None]) -> None:
-    """Call back once the window's background job (a scan or a classification) has finished."""
-    timer = QTimer(window)
-    timer.setInterval(IDLE_POLL_MS)
-
-    def check() -> None:
-        if not window.status.busy() and not window.workers.busy():
-            timer.stop()
-            timer.deleteLater()
-            callback()
-
-    timer.timeout.connect(check)
-    timer.start()
 
 
 def install_loop(window: MainWindow) -> Loop:
@@ -222,7 +208,7 @@ class Loop(QObject):
             self.window.show_error(f"v{model_id} was added but could not be loaded.")
             return
         self.window.classifier.classify_all()
-        when_idle(self.window, self.refresh_analysis)
+        self.window.jobs.when_idle(self.refresh_analysis)
 
     # --- Model → Quick Retrain -----------------------------------------------------------------
     def quick_retrain(self) -> None:
@@ -236,18 +222,17 @@ class Loop(QObject):
             self.window.show_error(f"Cannot create a folder for the quick retrain: {exc}")
             return
 
-        def job() -> Iterator[Any]:
+        def job(_cancel: threading.Event) -> Iterator[Any]:
             try:
                 yield quick_retrain_version(project, run_dir, model_id)
             except (QuickRetrainError, VersionDataError) as exc:
                 raise ProjectError(f"Quick retrain did not run: {exc}") from exc
 
         # Cancel cannot stop the fit midway (seconds); the panels always show the store's truth.
-        self._run_job(
-            "Quick retrain: refitting the head…", job, lambda _: None, self._after_quick, queue=True
-        )
+        self.window.jobs.run(QUICK, job, on_done=self._after_quick, queue=True)
 
     def _after_quick(self, completed: bool) -> None:
+        self.window.jobs.finish("" if completed else f"{QUICK.rstrip('…')}: stopped")
         self._load_current()
         if completed:
             self.refresh_analysis()
@@ -259,9 +244,9 @@ class Loop(QObject):
             return
         self.docks["Evaluation"].show()
         self.docks["Evaluation"].raise_()
-        self._run_job(
+        self.window.jobs.run(
             "Evaluating…",
-            lambda: iter([score_version(project, project.current_model_id())]),
+            lambda _cancel: iter([score_version(project, project.current_model_id())]),
             self.evaluation_view.show_score,
             queue=True,
         )
@@ -272,9 +257,9 @@ class Loop(QObject):
             return
         self.docks["Review"].show()
         self.docks["Review"].raise_()
-        self._run_job(
+        self.window.jobs.run(
             "Looking for label mistakes…",
-            lambda: iter([gather_review(project, project.current_model_id())]),
+            lambda _cancel: iter([gather_review(project, project.current_model_id())]),
             self.review_panel.set_data,
             queue=True,
         )
@@ -286,14 +271,14 @@ class Loop(QObject):
         if project is None or model_id is None:
             return
 
-        def job() -> Iterator[Any]:
+        def job(_cancel: threading.Event) -> Iterator[Any]:
             try:
                 yield score_version(project, model_id)
             except EvaluationError as exc:
                 yield f"No evaluation: {exc}."
             yield gather_review(project, model_id)
 
-        self._run_job("Scoring the new version…", job, self._show_analysis)
+        self.window.jobs.run("Scoring the new version…", job, self._show_analysis)
 
     def _show_analysis(self, item: object) -> None:
         if isinstance(item, str):
@@ -309,8 +294,7 @@ class Loop(QObject):
         if project is None or project.read_only:
             self.window.show_error("Open a project for writing to switch versions.")
             return
-        if self.window.status.busy():
-            self.window.show_error("Wait for the current job to finish (or cancel it).")
+        if not self.window.jobs.free():
             return
         try:
             project.set_current_model(model_id)
@@ -322,7 +306,7 @@ class Loop(QObject):
         self._load_current()
         if project.unpredicted_image_ids(model_id):
             self.window.classifier.classify_unpredicted()
-        when_idle(self.window, self.refresh_analysis)
+        self.window.jobs.when_idle(self.refresh_analysis)
 
     def refresh_models(self) -> None:
         project = self.window.session.project
@@ -358,7 +342,7 @@ class Loop(QObject):
         self.refresh_models()
         self.evaluation_view.clear()
         self.review_panel.set_data(None)
-        when_idle(self.window, self._rebuild_review)
+        self.window.jobs.when_idle(self._rebuild_review)
 
     def _rebuild_review(self) -> None:
         """After opening a project: its queue again, without a click (answers are in the file)."""
@@ -368,9 +352,9 @@ class Loop(QObject):
             return  # nothing to review, or a review the user asked for got there first
         if not project.counts().predicted:
             return
-        self._run_job(
+        self.window.jobs.run(
             "Rebuilding the review queue…",
-            lambda: iter([gather_review(project, model_id)]),
+            lambda _cancel: iter([gather_review(project, model_id)]),
             self.review_panel.set_data,
         )
 
@@ -398,34 +382,3 @@ class Loop(QObject):
             self.window.show_error("This project is open read-only, so no version can be added.")
             return None
         return project
-
-    def _run_job(
-        self,
-        text: str,
-        make: Callable[[], Iterator[Any]],
-        on_item: Callable[[Any], None],
-        on_done: Callable[[bool], None] | None = None,
-        queue: bool = False,
-    ) -> bool:
-        """Start a background job; one the user asked for (``queue``) waits for a running one.
-
-        Opening a project or finishing a version starts jobs the user did not ask for (the
-        review rebuild, the scores); a click in those seconds should not meet "wait".
-        """
-        window = self.window
-        if window.status.busy() and queue:
-            window.statusBar().showMessage(f"{text.rstrip('…')}: starts when the current job ends")
-            when_idle(window, lambda: self._run_job(text, make, on_item, on_done))
-            return False
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
-            return False
-
-        def done(completed: bool) -> None:
-            window.status.finish("" if completed else f"{text.rstrip('…')}: stopped")
-            if on_done is not None:
-                on_done(completed)
-
-        worker = window.workers.run(make, on_item, done, window.show_error)
-        window.status.start(text, worker.cancel)
-        return True

@@ -40,6 +40,7 @@ from desktop.ui.grid_model import GridModel
 from desktop.ui.grid_view import GridView
 from desktop.ui.heat_map_overlay import HeatMapOverlay
 from desktop.ui.ingest import Ingest
+from desktop.ui.jobs import Jobs
 from desktop.ui.labelling import Labelling
 from desktop.ui.loop import install_loop
 from desktop.ui.moves import Moves
@@ -51,7 +52,6 @@ from desktop.ui.search_keys import undo_beside_search
 from desktop.ui.session import Session
 from desktop.ui.thumbnails import ThumbnailLoader
 from desktop.ui.tile_delegate import TileDelegate
-from desktop.ui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.settings = settings or QSettings()
         self.session = Session(self)
-        self.workers = WorkerPool(self)
         self.thumbnails = ThumbnailLoader(cache_dir=thumbnail_cache, parent=self)
         thumb = int(self.settings.value("view/thumb_size", DEFAULT_THUMB))
         self.grid = GridModel(self.thumbnails, thumb, self)
@@ -83,6 +82,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_thumb_size(thumb)
         self.filter_chip = FilterChip()
         self.status = StatusArea(self.statusBar(), self)
+        self.jobs = Jobs(self.status, self, self)
         self._build_central()
         self.classes_panel = ClassesPanel(self, self.session)
         self.preview = PreviewPane(self.grid, self.thumbnails)
@@ -228,6 +228,9 @@ class MainWindow(QMainWindow):
     def inform(self, title: str, text: str) -> None:
         message_box(self, QMessageBox.Icon.Information, title, text).exec()
 
+    def note(self, text: str, msecs: int = 0) -> None:
+        self.statusBar().showMessage(text, msecs)
+
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15_000)
         message_box(self, QMessageBox.Icon.Warning, "Pigeonhole", message).exec()
@@ -279,7 +282,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work and close the project; safe to call twice."""
-        self.workers.stop_all()
+        self.jobs.stop_all()
         self.heat_map.shutdown()
         self.thumbnails.shutdown()
         self.session.close()

@@ -50,19 +50,17 @@ class Moves:
         """Flag missing files, key new ones and find moved ones again, in the background."""
         if not self._can_write():
             return
-        cancel = threading.Event()
-        worker = self.window.workers.run(
-            lambda: check_files(self.window.session.require(), cancel),
+        self.window.jobs.run(
+            "Checking files…",
+            lambda cancel: check_files(self.window.session.require(), cancel),
             self.on_check_item,
-            lambda completed: self.window.status.finish(self.check_message(completed)),
-            self.window.show_error,
+            lambda completed: self.window.jobs.finish(self.check_message(completed)),
         )
-        self.window.status.start("Checking files…", lambda: (cancel.set(), worker.cancel()))
 
     def on_check_item(self, item: KeyProgress | FilesChecked) -> None:
         """Progress while hashing; at the end, reload the grid if files moved or went missing."""
         if isinstance(item, KeyProgress):
-            self.window.status.update(item.done, item.total, "Checking file contents…")
+            self.window.jobs.progress(item.done, item.total, "Checking file contents…")
             return
         self.last_check = item
         if item.status_changed:
@@ -92,13 +90,11 @@ class Moves:
 
     def relink(self, missing_path: str, new_folder: Path) -> None:
         old_folder = old_folder_for(missing_path, new_folder)
-        cancel = threading.Event()
 
-        def job() -> Iterator[FolderRelinked]:
+        def job(cancel: threading.Event) -> Iterator[FolderRelinked]:
             yield relink_folder(self.window.session.require(), old_folder, new_folder, cancel)
 
-        worker = self.window.workers.run(job, self._on_relinked, self._on_relink_done, self._fail)
-        self.window.status.start("Locating moved images…", lambda: (cancel.set(), worker.cancel()))
+        self.window.jobs.run("Locating moved images…", job, self._on_relinked, self._on_relink_done)
 
     def _on_relinked(self, summary: FolderRelinked) -> None:
         self.last_relink = summary
@@ -106,12 +102,9 @@ class Moves:
 
     def _on_relink_done(self, completed: bool) -> None:
         summary = self.last_relink
-        self.window.status.finish(summary.message.splitlines()[0] if summary else "Cancelled")
+        self.window.jobs.finish(summary.message.splitlines()[0] if summary else "Cancelled")
         if summary is not None:
             self.window.inform("Locate Folder", summary.message)
-
-    def _fail(self, message: str) -> None:
-        self.window.show_error(message)
 
     # --- duplicates -----------------------------------------------------------------------------
     @property
@@ -162,21 +155,20 @@ class Moves:
         if project is None or project.current_model_id() is None:
             self._near = (project, [])
             return "Near copies are found from a model's embeddings: classify the images first."
-        if self.window.status.busy():
+        if self.window.jobs.busy():
             return "Near copies: wait for the current job to finish, then reopen this view."
-        cancel = threading.Event()
 
-        def job() -> Iterator[list[list[int]]]:
+        def job(cancel: threading.Event) -> Iterator[list[list[int]]]:
             try:
                 yield search(project, cancel)
             except Interrupted:
                 return
 
-        worker = self.window.workers.run(
-            job, lambda groups: self._on_near(project, groups), self._on_near_done, self._fail
-        )
-        self.window.status.start(
-            "Looking for near copies…", lambda: (cancel.set(), worker.cancel())
+        self.window.jobs.run(
+            "Looking for near copies…",
+            job,
+            lambda groups: self._on_near(project, groups),
+            self._on_near_done,
         )
         return "Looking for near copies…"
 
@@ -192,7 +184,7 @@ class Moves:
 
     def _on_near_done(self, completed: bool) -> None:
         groups = sum(g.near for g in self.groups())
-        self.window.status.finish(
+        self.window.jobs.finish(
             f"{groups:,} groups of near copies" if completed else "Near-copy search cancelled"
         )
 
@@ -210,10 +202,7 @@ class Moves:
         if project is None or project.read_only:
             self.window.show_error("This needs a project open for writing.")
             return False
-        if self.window.status.busy():
-            self.window.show_error("Wait for the current job to finish (or cancel it), then retry.")
-            return False
-        return True
+        return self.window.jobs.free(", then retry")
 
 
 def search(project: Project, cancel: threading.Event) -> list[list[int]]:

@@ -61,8 +61,7 @@ class ProjectFiles:
 
     def open_path(self, path: Path) -> bool:
         """Open (or create) a project; when another window writes it, offer read-only."""
-        if self.window.status.busy():
-            self.window.show_error("Wait for the current job to finish (or cancel it) first.")
+        if not self.window.jobs.free(" first"):
             return False
         try:
             self.window.session.open(path)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from desktop.core.paths import PROJECT_SUFFIX, data_dir
 from desktop.resources import MissingResource, sample_project
-from desktop.ui.loop import when_idle
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -37,7 +36,7 @@ def open_sample(window: MainWindow, folder: Path | None = None) -> bool:
     window.ingest.add_paths([sample.images])
     if window.classifier.model is None and not window.classifier.open_model(sample.model):
         return False
-    when_idle(window, window.classifier.classify_added)
+    window.jobs.when_idle(window.classifier.classify_added)
     return True
 
 

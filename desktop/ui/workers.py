@@ -58,10 +58,13 @@ class Worker(QObject):
     finished = Signal(bool)
 
     def __init__(
-        self, make_generator: Callable[[], Iterator[Any]], parent: QObject | None = None
+        self,
+        make_generator: Callable[[], Iterator[Any]],
+        parent: QObject | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         super().__init__(parent)
-        self._stop = threading.Event()
+        self._stop = threading.Event() if stop is None else stop
         self._failed = False
         self._runner = _Runner(make_generator, self._stop)
         self._runner.yielded.connect(self._on_yielded)
@@ -70,7 +73,7 @@ class Worker(QObject):
 
     @property
     def cancel_event(self) -> threading.Event:
-        """Pass this to core generators that can stop inside a long step (e.g. one batch)."""
+        """Set by ``cancel()``: core generators given it stop inside a long step (one batch)."""
         return self._stop
 
     def start(self) -> None:
@@ -102,7 +105,11 @@ class Worker(QObject):
 
 
 class WorkerPool(QObject):
-    """Keeps running workers alive (Python would collect them) and stops them all on close."""
+    """Keeps running workers alive (Python would collect them) and stops them all on close.
+
+    ``run`` hands the generator factory its worker's cancel event, so Cancel reaches inside a
+    core loop (a scan, a classification, an export) and not only between two yields.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -110,12 +117,13 @@ class WorkerPool(QObject):
 
     def run(
         self,
-        make_generator: Callable[[], Iterator[Any]],
+        make_generator: Callable[[threading.Event], Iterator[Any]],
         on_item: Callable[[Any], None],
         on_done: Callable[[bool], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> Worker:
-        worker = Worker(make_generator, self)
+        stop = threading.Event()
+        worker = Worker(lambda: make_generator(stop), self, stop=stop)
         worker.yielded.connect(on_item)
         if on_error is not None:
             worker.failed.connect(on_error)

@@ -83,7 +83,7 @@ def wait_idle(qtbot):
 
     def wait(window: MainWindow, timeout: int = 60_000) -> None:
         qtbot.waitUntil(
-            lambda: not window.status.busy() and not window.workers.busy(), timeout=timeout
+            lambda: window.jobs.is_idle(), timeout=timeout
         )
 
     return wait

@@ -75,7 +75,7 @@ def test_steps_that_need_a_model_say_so(window, loop, tmp_path, name) -> None:
     window.actions[name].trigger()
     assert window.errors == ["There is no model yet: train one (Model → Train…) or open one."]
     assert models_in(window) == 0
-    assert not window.status.busy()
+    assert not window.jobs.busy()
     assert run_folders(tmp_path) == []
 
 

@@ -69,7 +69,7 @@ def wait_until(bot: QtBot, condition, timeout: float = 120.0) -> None:
 
 
 def idle(window: MainWindow) -> bool:
-    return not window.status.busy() and not window.workers.busy()
+    return window.jobs.is_idle()
 
 
 def label_by_folder(bot: QtBot, window: MainWindow, root: Path) -> frozenset[int]:
@@ -325,7 +325,7 @@ def test_a_quick_retrain_asked_during_another_job_starts_after_it(
     project = window.session.project
     qtbot.waitUntil(lambda: idle(window), timeout=60_000)
     window.actions["Review"].trigger()
-    assert window.status.busy()  # the review job holds the window's one job slot
+    assert window.jobs.busy()  # the review job holds the window's one job slot
     window.actions["Quick Retrain"].trigger()
     assert "starts when the current job ends" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=120_000)

@@ -104,7 +104,7 @@ SCRIPT = textwrap.dedent(
 
     def wait():
         deadline = time.monotonic() + 240
-        while (window.status.busy() or window.workers.busy()) and time.monotonic() < deadline:
+        while not window.jobs.is_idle() and time.monotonic() < deadline:
             app.processEvents()
             time.sleep(0.01)
 
