@@ -37,6 +37,7 @@ from desktop.ui.filter_chip import FilterChip
 from desktop.ui.filter_proxy import Filter, FilterProxy, Show
 from desktop.ui.fit_screen import scrolling
 from desktop.ui.grid_model import GridModel
+from desktop.ui.grid_parts import GridParts
 from desktop.ui.grid_view import GridView
 from desktop.ui.heat_map_overlay import HeatMapOverlay
 from desktop.ui.ingest import Ingest
@@ -78,28 +79,29 @@ class MainWindow(QMainWindow):
         self.view.setModel(self.proxy)
         self.delegate = TileDelegate(thumb, self.view)
         self.view.setItemDelegate(self.delegate)
+        self.grid_parts = GridParts(self.grid, self.proxy, self.view)
         self.filter_bar = FilterBar()
         self.filter_bar.set_thumb_size(thumb)
         self.filter_chip = FilterChip()
         self.status = StatusArea(self.statusBar(), self)
         self.jobs = Jobs(self.status, self, self)
         self._build_central()
-        self.classes_panel = ClassesPanel(self, self.session)
+        self.classes_panel = ClassesPanel(self.session, self, self)
         self.preview = PreviewPane(self.grid, self.thumbnails)
         self.docks = [
             self._add_dock("Classes", self.classes_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._add_dock("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
-        self.labelling = Labelling(self)
+        self.labelling = Labelling(self.session, self.grid_parts, self, self)
         self.ingest = Ingest(self)
         self.classifier = Classifier(self)
-        self.exporter = Exporter(self)
-        self.dataset_exporter = DatasetExporter(self)
+        self.exporter = Exporter(self.session, self.jobs, self)
+        self.dataset_exporter = DatasetExporter(self.session, self.jobs, self)
         self.heat_map = HeatMapOverlay(
             self.preview, self.grid, self.classifier, self.settings, self
         )
-        self.cluster_import = ClusterImport(self)
-        self.project_files = ProjectFiles(self)
+        self.cluster_import = ClusterImport(self.session, self.jobs, self)
+        self.project_files = ProjectFiles(self.settings, self.session, self.jobs, self)
         self.moves = Moves(self)
         self.actions = window_actions.build(self)
         self._connect()
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self.proxy.filterSet.connect(lambda f: self.filter_chip.follow(f, self.proxy.shown()))
         self.filter_chip.removed.connect(lambda: self.apply_filter(self.filter_bar.current()))
         self.view.pathsDropped.connect(self.ingest.add_paths)
+        self.labelling.classifySelectionRequested.connect(self.classifier.classify_selection)
         self.view.visibleCapacityChanged.connect(lambda n: self.thumbnails.set_memory_items(4 * n))
         self.view.selectionModel().currentChanged.connect(lambda *_: self.show_current())
         self.session.projectOpened.connect(self._on_project_opened)
@@ -178,8 +181,7 @@ class MainWindow(QMainWindow):
         self.show_current()
 
     def current_image_id(self) -> int | None:
-        index = self.view.currentIndex()
-        return self.proxy.image_id(index.row()) if index.isValid() else None
+        return self.grid_parts.current_image_id()
 
     def show_current(self) -> None:
         image_id = self.current_image_id()
