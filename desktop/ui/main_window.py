@@ -93,8 +93,10 @@ class MainWindow(QMainWindow):
             self._add_dock("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
         self.labelling = Labelling(self.session, self.grid_parts, self, self)
-        self.ingest = Ingest(self)
-        self.classifier = Classifier(self)
+        self.ingest = Ingest(self.session, self.jobs, self, self.grid, self)
+        self.classifier = Classifier(
+            self.session, self.jobs, self, self.grid_parts, self.settings, self
+        )
         self.exporter = Exporter(self.session, self.jobs, self)
         self.dataset_exporter = DatasetExporter(self.session, self.jobs, self)
         self.heat_map = HeatMapOverlay(
@@ -102,7 +104,7 @@ class MainWindow(QMainWindow):
         )
         self.cluster_import = ClusterImport(self.session, self.jobs, self)
         self.project_files = ProjectFiles(self.settings, self.session, self.jobs, self)
-        self.moves = Moves(self)
+        self.moves = Moves(self.session, self.jobs, self, self.grid_parts, self.filter_bar)
         self.actions = window_actions.build(self)
         self._connect()
         self.loop = install_loop(self)
@@ -138,6 +140,10 @@ class MainWindow(QMainWindow):
         self.filter_chip.removed.connect(lambda: self.apply_filter(self.filter_bar.current()))
         self.view.pathsDropped.connect(self.ingest.add_paths)
         self.labelling.classifySelectionRequested.connect(self.classifier.classify_selection)
+        self.ingest.projectDropped.connect(self.project_files.open_path)
+        self.ingest.scanned.connect(self._after_scan)
+        self.classifier.providerChanged.connect(self.status.set_provider)
+        self.classifier.classified.connect(lambda _completed: self.show_current())
         self.view.visibleCapacityChanged.connect(lambda n: self.thumbnails.set_memory_items(4 * n))
         self.view.selectionModel().currentChanged.connect(lambda *_: self.show_current())
         self.session.projectOpened.connect(self._on_project_opened)
@@ -159,6 +165,11 @@ class MainWindow(QMainWindow):
         self._on_classes_changed()
         self.reload_tiles()
         self.classifier.restore_for_project()
+
+    def _after_scan(self, completed: bool) -> None:
+        self.show_current()
+        if completed:  # with a model loaded, what was added gets its predictions too
+            self.jobs.when_idle(self.classifier.classify_added)
 
     def _on_classes_changed(self) -> None:
         classes = self.session.classes()
