@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,9 +29,8 @@ class Actions:
         return self.by_name[name]
 
 
-def build(window: MainWindow) -> Actions:
-    actions = Actions()
-    bar = window.menuBar()
+def _adder(window: MainWindow, actions: Actions) -> Callable[..., QAction]:
+    """``add(menu, name, slot, keys)``: one named, triggerable action in ``menu``."""
 
     def add(menu: QMenu, name: str, slot: Callable[[], object], keys=None) -> QAction:
         action = QAction(name, window)
@@ -41,6 +40,14 @@ def build(window: MainWindow) -> Actions:
         menu.addAction(action)
         actions.by_name[name.rstrip("…")] = action
         return action
+
+    return add
+
+
+def build(window: MainWindow) -> Actions:
+    actions = Actions()
+    bar = window.menuBar()
+    add = _adder(window, actions)
 
     files, ingest, classifier, exporter = (
         window.project_files,
@@ -109,6 +116,27 @@ def build(window: MainWindow) -> Actions:
     help_menu.addSeparator()
     actions.by_name.update(help_menu_entries.add_to(window, help_menu))
     return actions
+
+
+def add_model_menu(
+    window: MainWindow,
+    entries: Sequence[tuple[str, Callable[[], object], str | None]],
+    toggles: Sequence[QAction],
+) -> QMenu:
+    """The Model menu (the loop's entries, then its panels' toggles), just before View."""
+    menu = QMenu("&Model", window)
+    add = _adder(window, window.actions)
+    for text, slot, keys in entries:
+        add(menu, text, slot, keys)
+    menu.addSeparator()
+    menu.addActions(list(toggles))
+    bar = window.menuBar()
+    view = next((a for a in bar.actions() if a.text().replace("&", "") == "View"), None)
+    if view is not None:
+        bar.insertMenu(view, menu)
+    else:
+        bar.addMenu(menu)
+    return menu
 
 
 def _step_size(window: MainWindow, step: int) -> None:

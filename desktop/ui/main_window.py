@@ -9,6 +9,7 @@ methods, so a test can answer it by replacing that method on the window instance
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +44,7 @@ from desktop.ui.heat_map_overlay import HeatMapOverlay
 from desktop.ui.ingest import Ingest
 from desktop.ui.jobs import Jobs
 from desktop.ui.labelling import Labelling
-from desktop.ui.loop import install_loop
+from desktop.ui.loop import Loop
 from desktop.ui.moves import Moves
 from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
@@ -107,10 +108,13 @@ class MainWindow(QMainWindow):
         self.moves = Moves(self.session, self.jobs, self, self.grid_parts, self.filter_bar)
         self.actions = window_actions.build(self)
         self._connect()
-        self.loop = install_loop(self)
+        self.loop = Loop(
+            self.session, self.jobs, self, self.classifier, self.grid_parts, self.settings, self
+        )
+        self.loop_docks = self._add_loop(self.loop)
         self.heat_map.attach_review(self.loop.review_panel)
         self.set_thumb_size(thumb)
-        self._restore_window_state()
+        self._restore_window_state()  # once, now that every dock exists
 
     # --- assembly ------------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -123,12 +127,34 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str = ""
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setObjectName(name or f"dock_{title.lower()}")
         dock.setWidget(scrolling(widget))  # a dock's content scrolls, never widens the window
         self.addDockWidget(area, dock)
         return dock
+
+    def _add_loop(self, loop: Loop) -> dict[str, QDockWidget]:
+        """The loop's panels as tabbed docks on the right, its work in a Model menu."""
+        docks: dict[str, QDockWidget] = {}
+        for title, widget in loop.panels.items():
+            area = Qt.DockWidgetArea.RightDockWidgetArea
+            dock = self._add_dock(title, widget, area, f"dock_loop_{title.lower()}")
+            dock.toggleViewAction().setText(f"{title} Panel")  # not a second "Review" in the menu
+            docks[title] = dock
+        self.docks += docks.values()
+        tabbed = list(docks.values())
+        for left, right in itertools.pairwise(tabbed):
+            self.tabifyDockWidget(left, right)
+        tabbed[0].raise_()
+        toggles = [dock.toggleViewAction() for dock in tabbed]
+        window_actions.add_model_menu(self, loop.menu_entries(), toggles)
+        self.statusBar().addPermanentWidget(loop.training_status)
+        self.centralWidget().layout().insertWidget(0, loop.offer)
+        loop.panelWanted.connect(lambda title: (docks[title].show(), docks[title].raise_()))
+        return docks
 
     def _connect(self) -> None:
         self.filter_bar.filterChanged.connect(self.apply_filter)
@@ -296,6 +322,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and close the project; safe to call twice."""
         self.jobs.stop_all()
+        self.loop.shutdown()
         self.heat_map.shutdown()
         self.thumbnails.shutdown()
         self.session.close()
