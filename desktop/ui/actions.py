@@ -10,7 +10,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from desktop.ui import help_menu as help_menu_entries
-from desktop.ui.sample import open_sample
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -112,7 +111,7 @@ def build(window: MainWindow) -> Actions:
     add(view_menu, "Smaller Thumbnails", lambda: _step_size(window, -1), Key.ZoomOut)
 
     help_menu = bar.addMenu("&Help")
-    add(help_menu, "Open Sample Project", lambda: open_sample(window))
+    add(help_menu, "Open Sample Project", window.sample.open)
     help_menu.addSeparator()
     actions.by_name.update(help_menu_entries.add_to(window, help_menu))
     return actions

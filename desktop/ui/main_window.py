@@ -1,9 +1,12 @@
 """The main window: puts the grid, docks, menus and status bar together and owns the dialogs seam.
 
 The window itself only assembles parts and shows questions; the work lives in small controllers
-(``labelling``, ``ingest``, ``classifying``, ``exporting``, ``project_files``) and the data in the
-``Session``. Every question to the user goes through one of the ``ask``/``get_text``/``choose_*``
-methods, so a test can answer it by replacing that method on the window instance.
+(``labelling``, ``ingest``, ``classifying``, ``exporting``, ``moves``, ``loop``, …) and the data
+in the ``Session``. Each controller is built from the pieces it uses (the session, ``Jobs``, the
+grid, the window as its ``Dialogs``) and tells the others what happened by signals, which are
+connected here, in ``_connect``. Every question to the user goes through one of the
+``ask``/``get_text``/``choose_*`` methods, so a test can answer it by replacing that method on
+the window instance.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
 from desktop.ui.project_files import ProjectFiles
+from desktop.ui.sample import Sample
 from desktop.ui.search_keys import undo_beside_search
 from desktop.ui.session import Session
 from desktop.ui.thumbnails import ThumbnailLoader
@@ -105,6 +109,15 @@ class MainWindow(QMainWindow):
         )
         self.cluster_import = ClusterImport(self.session, self.jobs, self)
         self.project_files = ProjectFiles(self.settings, self.session, self.jobs, self)
+        self.sample = Sample(
+            self.session,
+            self.project_files,
+            self.ingest,
+            self.classifier,
+            self.jobs,
+            self,
+            self.settings,
+        )
         self.moves = Moves(self.session, self.jobs, self, self.grid_parts, self.filter_bar)
         self.actions = window_actions.build(self)
         self._connect()
@@ -179,7 +192,7 @@ class MainWindow(QMainWindow):
         self.session.history.failed.connect(lambda message: self.show_error(message))
         self.session.historyStepped.connect(lambda text: self.statusBar().showMessage(text, 8_000))
         self.proxy.countChanged.connect(self.view.set_empty_text_for)
-        undo_beside_search(self)
+        undo_beside_search(self.filter_bar.search)
 
     # --- keeping the views in step with the session -----------------------------------------
     def _on_project_opened(self) -> None:
