@@ -85,7 +85,6 @@ class Jobs(QObject):
         *,
         total: int | None = None,
         queue: bool = False,
-        then: str = "",
     ) -> bool:
         """Start ``make(cancel)`` on a worker thread, showing ``text`` with Cancel.
 
@@ -102,7 +101,7 @@ class Jobs(QObject):
                     lambda: self.run(text, make, on_item, on_done, total=total, queue=True)
                 )
             else:
-                self._dialogs.show_error(f"{BUSY}{then}.")
+                self._dialogs.show_error(f"{BUSY}.")
             return False
         worker = self._pool.run(
             make,
@@ -155,10 +154,15 @@ class Jobs(QObject):
         running = self._running
         if running is not None:
             running.completed = completed
-        if on_done is not None:
+        stopped = "" if completed or running is None else f"{running.text.rstrip('…')}: stopped"
+        if on_done is None:
+            self.finish(stopped)
+            return
+        try:
             on_done(completed)
-        elif running is not None:
-            self.finish("" if completed else f"{running.text.rstrip('…')}: stopped")
+        except BaseException:
+            self.finish(stopped)  # a broken summary must not hold the window's job slot
+            raise
 
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:

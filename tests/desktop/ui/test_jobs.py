@@ -184,3 +184,32 @@ def test_a_failing_job_is_reported_and_frees_the_slot(parts, qtbot):
         jobs.run("Breaking…", broken)
     assert finished.args == [False] and told.errors == ["disk on fire"]
     assert jobs.free()
+
+
+def test_every_way_in_meets_the_same_wait_while_a_window_job_runs(
+    window, shapes_dir, tmp_path, qtbot, wait_idle
+):
+    """One busy rule for the whole window: nothing else starts, each says so, nothing changes."""
+    release = threading.Event()
+    opened = window.session.path
+    assert window.jobs.run("Holding…", held_open(release))
+    window.ingest.add_paths([shapes_dir])
+    window.project_files.open_path(tmp_path / "other.pigeonhole")
+    window.exporter.to_folders(tmp_path / "out")
+    window.moves.check_files()
+    window.loop.switch_version(1)
+    assert window.errors == [
+        f"{BUSY}, then add again.",
+        f"{BUSY} first.",
+        f"{BUSY}.",
+        f"{BUSY}, then retry.",
+        f"{BUSY}.",
+    ]
+    assert window.grid.rowCount() == 0 and window.session.path == opened
+    assert not (tmp_path / "out").exists() and not (tmp_path / "other.pigeonhole").exists()
+    release.set()
+    wait_idle(window)
+    window.answers = [False]  # not the class folders
+    window.ingest.add_paths([shapes_dir])
+    wait_idle(window)
+    assert window.grid.rowCount() == 12 and len(window.errors) == 5
