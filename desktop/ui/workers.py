@@ -1,9 +1,11 @@
 """Long work as a generator on a QThread: the napari worker pattern, in a few lines.
 
 A job is a plain generator from ``desktop.core`` (Qt-free). Whatever it yields arrives on the GUI
-thread through the ``yielded`` signal, in order; ``cancel()`` stops it between two yields. The core
-stays testable without Qt and the window never freezes. We keep this small instead of adding
-superqt because we need only this one pattern.
+thread through the ``yielded`` signal, in order; ``cancel()`` stops it between two yields and sets
+the worker's ``cancel_event``, which a generator started by ``WorkerPool.run`` is given so its
+core loop can stop inside a step. The core stays testable without Qt and the window never
+freezes. We keep this small instead of adding superqt because we need only this one pattern;
+which job may run when is ``jobs.Jobs``'s to say.
 """
 
 from __future__ import annotations
@@ -58,13 +60,10 @@ class Worker(QObject):
     finished = Signal(bool)
 
     def __init__(
-        self,
-        make_generator: Callable[[], Iterator[Any]],
-        parent: QObject | None = None,
-        stop: threading.Event | None = None,
+        self, make_generator: Callable[[], Iterator[Any]], parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self._stop = threading.Event() if stop is None else stop
+        self._stop = threading.Event()
         self._failed = False
         self._runner = _Runner(make_generator, self._stop)
         self._runner.yielded.connect(self._on_yielded)
@@ -122,8 +121,8 @@ class WorkerPool(QObject):
         on_done: Callable[[bool], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> Worker:
-        stop = threading.Event()
-        worker = Worker(lambda: make_generator(stop), self, stop=stop)
+        # Called on the worker's thread once it runs, so ``worker`` is bound by then.
+        worker = Worker(lambda: make_generator(worker.cancel_event), self)
         worker.yielded.connect(on_item)
         if on_error is not None:
             worker.failed.connect(on_error)
