@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from desktop.ui.jobs import BUSY, Jobs
 from desktop.ui.progress import StatusArea
+from tests.imagegen import write_dataset
 
 
 class Told:
@@ -213,3 +214,13 @@ def test_every_way_in_meets_the_same_wait_while_a_window_job_runs(
     window.ingest.add_paths([shapes_dir])
     wait_idle(window)
     assert window.grid.rowCount() == 12 and len(window.errors) == 5
+
+
+def test_cancel_background_job_stops_a_scan_before_it_has_added_everything(window, tmp_path, qtbot):
+    paths = write_dataset(tmp_path / "many", per_class=100, side=16)
+    with qtbot.waitSignal(window.jobs.idle, timeout=60_000):
+        window.ingest.add_paths([tmp_path / "many"])
+        window.actions["Cancel Background Job"].trigger()
+    assert window.statusBar().currentMessage().endswith("(cancelled)")
+    assert window.session.project.counts().images < len(paths)
+    assert window.jobs.is_idle() and window.errors == []
