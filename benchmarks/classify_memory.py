@@ -72,7 +72,7 @@ def window_child(folder: Path, model: Path) -> int:
     window.project_files.open_path(work / "memory.pigeonhole")
     window.show()
     window.ingest.add_paths([folder])
-    wait_until(app, lambda: not window.status.busy() and not window.workers.busy())
+    wait_until(app, lambda: window.jobs.is_idle())
     if not window.classifier.open_model(model):
         raise SystemExit(f"the window refused {model}: {window.errors}")
     beat = Heartbeat()

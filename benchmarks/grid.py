@@ -189,7 +189,7 @@ def scan_rows(app: QApplication, work: Path, count: int) -> tuple[list[dict[str,
     wait_until(app, lambda: bool(first))
     app.processEvents()  # painted
     first_s = time.perf_counter() - start
-    wait_until(app, lambda: not window.status.busy() and not window.workers.busy())
+    wait_until(app, lambda: window.jobs.is_idle())
     total_s = time.perf_counter() - start
     beat.stop()
     rows_in_grid = window.grid.rowCount()

@@ -102,7 +102,7 @@ def rich_text_file_name(scratch: Path) -> bool:
         path = _image(scratch / "imgs" / HOSTILE_FILE)
         window.ingest.add_paths([path.parent])
         deadline = time.monotonic() + 60
-        while window.status.busy() or window.workers.busy():
+        while not window.jobs.is_idle():
             if time.monotonic() > deadline:
                 return False
             app.processEvents()

@@ -113,7 +113,7 @@ def timed_drop(app: QApplication, work: Path, folder: Path, *, keys: bool) -> di
         wait_until(app, lambda: bool(first))
         app.processEvents()
         first_s = time.perf_counter() - start
-        wait_until(app, lambda: not window.status.busy() and not window.workers.busy())
+        wait_until(app, lambda: window.jobs.is_idle())
         total_s = time.perf_counter() - start
         beat.stop()
         if window.errors:

@@ -79,7 +79,5 @@ def run_gui(argv: Sequence[str]) -> int:
     window.instance_server = serve(window)  # later `pigeonhole FOLDER` calls come here
     window.show()
     if not args.paths:
-        from desktop.ui.sample import offer_on_first_run
-
-        QTimer.singleShot(0, lambda: offer_on_first_run(window))  # a question, once it is shown
+        QTimer.singleShot(0, window.sample.offer_on_first_run)  # a question, once it is shown
     return app.exec()

@@ -42,7 +42,7 @@ def wait(app: QApplication, until, timeout: float, what: str) -> None:
 
 
 def idle(window: MainWindow) -> bool:
-    return not window.status.busy() and not window.workers.busy()
+    return window.jobs.is_idle()
 
 
 def second_training(app: QApplication, window: MainWindow, out: Path) -> None:

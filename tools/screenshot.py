@@ -58,7 +58,7 @@ def settle(app, window, seconds: float = 120) -> None:
     quiet = 0
     while time.monotonic() < deadline and quiet < 20:
         app.processEvents()
-        busy = window.status.busy() or window.workers.busy() or window.thumbnails.pending_count()
+        busy = not window.jobs.is_idle() or window.thumbnails.pending_count()
         quiet = 0 if busy else quiet + 1
         time.sleep(0.02)
 

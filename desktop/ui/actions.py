@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,7 +10,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from desktop.ui import help_menu as help_menu_entries
-from desktop.ui.sample import open_sample
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -29,9 +28,8 @@ class Actions:
         return self.by_name[name]
 
 
-def build(window: MainWindow) -> Actions:
-    actions = Actions()
-    bar = window.menuBar()
+def _adder(window: MainWindow, actions: Actions) -> Callable[..., QAction]:
+    """``add(menu, name, slot, keys)``: one named, triggerable action in ``menu``."""
 
     def add(menu: QMenu, name: str, slot: Callable[[], object], keys=None) -> QAction:
         action = QAction(name, window)
@@ -41,6 +39,14 @@ def build(window: MainWindow) -> Actions:
         menu.addAction(action)
         actions.by_name[name.rstrip("…")] = action
         return action
+
+    return add
+
+
+def build(window: MainWindow) -> Actions:
+    actions = Actions()
+    bar = window.menuBar()
+    add = _adder(window, actions)
 
     files, ingest, classifier, exporter = (
         window.project_files,
@@ -105,10 +111,31 @@ def build(window: MainWindow) -> Actions:
     add(view_menu, "Smaller Thumbnails", lambda: _step_size(window, -1), Key.ZoomOut)
 
     help_menu = bar.addMenu("&Help")
-    add(help_menu, "Open Sample Project", lambda: open_sample(window))
+    add(help_menu, "Open Sample Project", window.sample.open)
     help_menu.addSeparator()
     actions.by_name.update(help_menu_entries.add_to(window, help_menu))
     return actions
+
+
+def add_model_menu(
+    window: MainWindow,
+    entries: Sequence[tuple[str, Callable[[], object], str | None]],
+    toggles: Sequence[QAction],
+) -> QMenu:
+    """The Model menu (the loop's entries, then its panels' toggles), just before View."""
+    menu = QMenu("&Model", window)
+    add = _adder(window, window.actions)
+    for text, slot, keys in entries:
+        add(menu, text, slot, keys)
+    menu.addSeparator()
+    menu.addActions(list(toggles))
+    bar = window.menuBar()
+    view = next((a for a in bar.actions() if a.text().replace("&", "") == "View"), None)
+    if view is not None:
+        bar.insertMenu(view, menu)
+    else:
+        bar.addMenu(menu)
+    return menu
 
 
 def _step_size(window: MainWindow, step: int) -> None:

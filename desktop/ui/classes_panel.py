@@ -1,13 +1,11 @@
 """The classes dock: add, rename, recolour, merge, delete and reorder the user's classes.
 
 A project has a handful of classes, so a QListWidget is the right tool here (the grid is the place
-for model/view). Questions go through the window's ``ask``/``get_text``/``choose_*`` seam so tests
-answer them without a dialog, and every change is one undoable store action.
+for model/view). Questions go through the ``Dialogs`` seam (the window's ``ask``/``get_text``/
+``choose_*``) so tests answer them without a dialog, and every change is one undoable store action.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
@@ -23,11 +21,9 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import ProjectError
 from desktop.core.records import ClassRecord
+from desktop.ui.dialogs import Dialogs
 from desktop.ui.labelling import key_and_name
 from desktop.ui.session import Session
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
 
 
 def swatch(colour: str, size: int = 14) -> QIcon:
@@ -37,9 +33,9 @@ def swatch(colour: str, size: int = 14) -> QIcon:
 
 
 class ClassesPanel(QWidget):
-    def __init__(self, window: MainWindow, session: Session) -> None:
-        super().__init__(window)
-        self._window = window
+    def __init__(self, session: Session, dialogs: Dialogs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._dialogs = dialogs
         self._session = session
         self._records: list[ClassRecord] = []
         self.list = QListWidget()
@@ -108,7 +104,7 @@ class ClassesPanel(QWidget):
 
     # --- actions -----------------------------------------------------------------------------
     def add(self) -> None:
-        name = self._window.get_text("Add class", "Name of the new class:")
+        name = self._dialogs.get_text("Add class", "Name of the new class:")
         if name is not None:
             self._try(lambda: self._session.add_class(name))
 
@@ -116,7 +112,7 @@ class ClassesPanel(QWidget):
         record = self._need_selection()
         if record is None:
             return
-        name = self._window.get_text("Rename class", f"New name for {record.name}:", record.name)
+        name = self._dialogs.get_text("Rename class", f"New name for {record.name}:", record.name)
         if name is not None and name != record.name:
             self._try(lambda: self._session.rename_class(record.id, name))
 
@@ -124,7 +120,7 @@ class ClassesPanel(QWidget):
         record = self._need_selection()
         if record is None:
             return
-        colour = self._window.choose_colour(record.colour)
+        colour = self._dialogs.choose_colour(record.colour)
         if colour is not None:
             self._try(lambda: self._session.recolour_class(record.id, colour))
 
@@ -134,16 +130,16 @@ class ClassesPanel(QWidget):
             return
         others = [r.name for r in self._records if r.id != record.id]
         if not others:
-            self._window.show_error("There is no other class to merge into.")
+            self._dialogs.show_error("There is no other class to merge into.")
             return
-        target_name = self._window.choose_item("Merge class", f"Merge {record.name} into:", others)
+        target_name = self._dialogs.choose_item("Merge class", f"Merge {record.name} into:", others)
         target = next((r for r in self._records if r.name == target_name), None)
         if target is None:
             return
         question = (
             f"Move every image labelled {record.name} to {target.name} and remove {record.name}?"
         )
-        if self._window.ask("Merge classes", question):
+        if self._dialogs.ask("Merge classes", question):
             self._try(lambda: self._session.merge_classes(record.id, target.id))
 
     def delete(self) -> None:
@@ -155,7 +151,7 @@ class ClassesPanel(QWidget):
             f"Delete the class {record.name}? Its {count} image(s) become unlabelled "
             "(Undo brings them back)."
         )
-        if self._window.ask("Delete class", question):
+        if self._dialogs.ask("Delete class", question):
             self._try(lambda: self._session.delete_class(record.id))
 
     def move(self, step: int) -> None:
@@ -178,12 +174,12 @@ class ClassesPanel(QWidget):
     def _need_selection(self) -> ClassRecord | None:
         record = self.selected()
         if record is None:
-            self._window.show_error("Select a class in the list first.")
+            self._dialogs.show_error("Select a class in the list first.")
         return record
 
     def _try(self, act) -> None:
         try:
             act()
         except ProjectError as exc:
-            self._window.show_error(str(exc))
+            self._dialogs.show_error(str(exc))
             self.refresh()

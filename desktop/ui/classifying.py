@@ -14,19 +14,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
 from desktop.core.errors import ProjectError
 from desktop.core.inference import InferenceError, ModelSession, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import PredictionRow
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.grid_parts import GridParts
+from desktop.ui.jobs import Jobs
+from desktop.ui.session import Session
 from desktop.ui.workers import run_beside_gui
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,26 @@ class Classified:
 class Classifier(QObject):
     modelChanged = Signal()
     """The model in use was opened, switched or dropped (the models list follows it)."""
+    providerChanged = Signal(str)
+    """What runs the model now, in words (for the status bar)."""
+    classified = Signal(bool)
+    """A classification ended (True: ran to its end); the predictions are stored and shown."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        session: Session,
+        jobs: Jobs,
+        dialogs: Dialogs,
+        grid: GridParts,
+        settings: QSettings,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
+        self.grid = grid
+        self.settings = settings
         self.model: ModelSession | None = None
         self.model_id: int | None = None
         self.last_run: tuple[int, int, bool] | None = None  # predicted, failed, completed
@@ -55,74 +71,73 @@ class Classifier(QObject):
     def class_names(self) -> list[str]:
         """The classes of the model in use, by its class index, as the user sees them (a
         renamed class has its new name: ``version_class_names``)."""
-        project = self.window.session.project
+        project = self.session.project
         if project is None or self.model_id is None:
             return []
         return project.version_class_names(self.model_id)
 
     # --- models ------------------------------------------------------------------------------
     def choose_model(self) -> None:
-        path = self.window.choose_open_file("Open model", "ONNX models (*.onnx);;All files (*)")
+        path = self.dialogs.choose_open_file("Open model", "ONNX models (*.onnx);;All files (*)")
         if path is not None:
             self.open_model(path)
 
     def open_model(self, path: Path) -> bool:
         """Check, load and register a model; on any problem show why and keep the current one."""
-        window = self.window
-        project = window.session.project
+        project = self.session.project
         if project is None or project.read_only:
-            window.show_error("Open a project for writing before opening a model.")
+            self.dialogs.show_error("Open a project for writing before opening a model.")
             return False
         try:
             session = self._load(path)
         except (ModelFileError, InferenceError) as exc:
-            window.show_error(f"{Path(path).name} was not opened: {exc}")
+            self.dialogs.show_error(f"{Path(path).name} was not opened: {exc}")
             return False
         if not self._offer_missing_classes(session.model.classes, Path(path).name):
             return False
         try:
             model_id = project.add_model(path, session.model.info)
         except ProjectError as exc:
-            window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
         self._use(session, model_id)
-        window.reload_tiles()
+        self.session.reload()
         return True
 
     def restore_for_project(self) -> None:
         """Reopen the project's current model (quietly: a moved file is only reported)."""
         self.model, self.model_id = None, None
-        project = self.window.session.project
+        project = self.session.project
         model_id = project.current_model_id() if project else None
         if model_id is None:
-            self.window.status.set_provider("No model: File → Open Model…")
+            self.providerChanged.emit("No model: File → Open Model…")
             self.modelChanged.emit()
             return
         record = project.model(model_id)
         try:
             session = self._load(Path(record.path))
         except (ModelFileError, InferenceError) as exc:
-            self.window.status.set_provider(f"Model unavailable: {exc}")
+            self.providerChanged.emit(f"Model unavailable: {exc}")
             self.modelChanged.emit()
             return
         self._use(session, model_id)
 
     def _load(self, path: Path) -> ModelSession:
         """Check and load off the GUI thread: a hostile file must not freeze the window."""
-        provider = str(self.window.settings.value("classify/provider", "auto"))
+        provider = str(self.settings.value("classify/provider", "auto"))
         return run_beside_gui(
             lambda: open_session(check_model_file(path), provider)  # type: ignore[arg-type]
         )
 
     def _use(self, session: ModelSession, model_id: int) -> None:
         self.model, self.model_id = session, model_id
-        self.window.status.set_provider(f"{session.model.path.name} on {session.report}")
+        self.providerChanged.emit(f"{session.model.path.name} on {session.report}")
         self.modelChanged.emit()
 
     def _offer_missing_classes(self, names: Sequence[str], model_name: str) -> bool:
         """Predictions show only for classes the project has, so offer to add the model's
         (as one undoable action, refused whole if any name is unusable)."""
-        have = {c.name.casefold() for c in self.window.session.classes()}
+        have = {c.name.casefold() for c in self.session.classes()}
         missing = [n for n in names if n.casefold() not in have]
         if not missing:
             return True
@@ -130,26 +145,26 @@ class Classifier(QObject):
             f"The model knows {len(missing)} class(es) this project does not have: "
             f"{', '.join(missing[:8])}.\n\nAdd them to the project?"
         )
-        if not self.window.ask("Add the model's classes", question):
+        if not self.dialogs.ask("Add the model's classes", question):
             return True  # the model still opens; those predictions show the model's names
         try:
-            self.window.session.add_classes(missing, f"Add the classes of {model_name}")
+            self.session.add_classes(missing, f"Add the classes of {model_name}")
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
         return True
 
     # --- classifying ------------------------------------------------------------------------
     def classify_all(self) -> None:
-        ids = [t.image_id for t in self.window.grid.tiles() if t.status != "missing"]
+        ids = [t.image_id for t in self.grid.model.tiles() if t.status != "missing"]
         self._classify_ids(ids, "The project has no images yet: drop folders on the window.")
 
     def classify_selection(self) -> None:
-        ids = self.window.view.selected_ids()
+        ids = self.grid.view.selected_ids()
         self._classify_ids(ids, "Select the images to classify first (click, or Ctrl+A).")
 
     def classify_unpredicted(self) -> None:
-        project = self.window.session.project
+        project = self.session.project
         if project is not None:
             ids = project.unpredicted_image_ids(self.model_id)
             self._classify_ids(ids, f"Every image already has a prediction from v{self.model_id}.")
@@ -157,49 +172,44 @@ class Classifier(QObject):
     def classify_added(self) -> bool:
         """After images are added: classify those the model has not seen, without a word when
         there is no model, nothing new or the project is read-only. True when a job started."""
-        project = self.window.session.project
+        project = self.session.project
         if self.model is None or project is None or project.read_only:
             return False
         ids = project.unpredicted_image_ids(self.model_id)
         return bool(ids) and self._classify_ids(ids, "")
 
     def _classify_ids(self, ids: Sequence[int], none_message: str) -> bool:
-        window = self.window
         if self.model is None or self.model_id is None:
-            window.show_error(
+            self.dialogs.show_error(
                 "Open a model first (File → Open Model…), or train one (Model → Train…)."
             )
             return False
         if not ids:
-            window.statusBar().showMessage(none_message, 10_000)
+            self.dialogs.note(none_message, 10_000)
             return False
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not self.jobs.free():
             return False
         items = []
         for image_id in ids:
-            tile = window.grid.tile_by_id(image_id)
+            tile = self.grid.model.tile_by_id(image_id)
             if tile is not None:
                 items.append((image_id, tile.path))
-        cancel = threading.Event()
         self.last_run = None
         self._counts = [0, 0]
-        worker = window.workers.run(
-            lambda: self._job(items, cancel), self._on_batch, self._on_done, window.show_error
-        )
-        window.status.start(
+        return self.jobs.run(
             f"Classifying {len(items):,} images…",
-            lambda: (cancel.set(), worker.cancel()),
-            len(items),
+            lambda cancel: self._job(items, cancel),
+            self._on_batch,
+            self._on_done,
+            total=len(items),
         )
-        return True
 
     def _job(self, items: list[tuple[int, str]], cancel: threading.Event) -> Iterator[Classified]:
-        project = self.window.session.require()
+        project = self.session.require()
         model, model_id = self.model, self.model_id
         assert model is not None and model_id is not None
         shown = project.version_class_names(model_id)
-        workers = self.window.settings.value("classify/workers")
+        workers = self.settings.value("classify/workers")
         options = ClassifyOptions(workers=None if workers in (None, "") else int(workers))
         try:
             for batch in classify_images(model, items, options, cancel=cancel, total=len(items)):
@@ -231,7 +241,7 @@ class Classifier(QObject):
         )
 
     def _on_batch(self, batch: Classified) -> None:
-        grid = self.window.grid
+        grid = self.grid.model
         updated = []
         for image_id, name, confidence, margin in batch.predictions:
             tile = grid.tile_by_id(image_id)
@@ -246,12 +256,12 @@ class Classifier(QObject):
         grid.update_tiles(updated)
         self._counts[0] += len(batch.predictions)
         self._counts[1] += len(batch.errors)
-        self.window.status.update(batch.done, batch.total)
+        self.jobs.progress(batch.done, batch.total)
 
     def _on_done(self, completed: bool) -> None:
         predicted, failed = self._counts
         self.last_run = (predicted, failed, completed)
         note = "" if completed else " (cancelled; finished batches are kept)"
         unreadable = f", {failed} unreadable" if failed else ""
-        self.window.status.finish(f"Classified {predicted:,} images{unreadable}{note}")
-        self.window.show_current()
+        self.jobs.finish(f"Classified {predicted:,} images{unreadable}{note}")
+        self.classified.emit(completed)

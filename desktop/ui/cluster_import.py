@@ -9,58 +9,56 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from desktop.core.cluster_results import ResultsSummary, import_results, results_source
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.jobs import Jobs
+from desktop.ui.session import Session
 
 FILTERS = "Cluster results (*.csv *.parquet);;All files (*)"
 
 
 class ClusterImport:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, session: Session, jobs: Jobs, dialogs: Dialogs) -> None:
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
         self.last_summary: ResultsSummary | None = None
 
     def choose(self) -> None:
-        path = self.window.choose_open_file(
+        path = self.dialogs.choose_open_file(
             "Import cluster results (a CSV, or any part-*.parquet of a results folder)", FILTERS
         )
         if path is not None:
             self.start(path)
 
     def start(self, chosen: Path) -> None:
-        window = self.window
-        if window.session.project is None:
-            window.show_error("Open a project first.")
+        if self.session.project is None:
+            self.dialogs.show_error("Open a project first.")
             return
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not self.jobs.free():
             return
         source = results_source(chosen)
-        cancel = threading.Event()
         self.last_summary = None
-        worker = window.workers.run(
-            lambda: self._job(source, cancel), self._on_summary, self._on_done, window.show_error
-        )
-        window.status.start(
-            f"Importing results from {source.name}…", lambda: (cancel.set(), worker.cancel())
+        self.jobs.run(
+            f"Importing results from {source.name}…",
+            lambda cancel: self._job(source, cancel),
+            self._on_summary,
+            self._on_done,
         )
 
     def _job(self, source: Path, cancel: threading.Event) -> Iterator[ResultsSummary]:
-        yield import_results(self.window.session.require(), source, cancel=cancel)
+        yield import_results(self.session.require(), source, cancel=cancel)
 
     def _on_summary(self, summary: ResultsSummary) -> None:
         self.last_summary = summary
 
     def _on_done(self, _completed: bool) -> None:
         summary = self.last_summary
-        self.window.status.finish("Results imported" if summary else "Import stopped")
-        self.window.reload_tiles()
+        self.jobs.finish("Results imported" if summary else "Import stopped")
+        self.session.reload()
         if summary is not None:
-            self.window.inform("Cluster results imported", describe(summary))
+            self.dialogs.inform("Cluster results imported", describe(summary))
 
 
 def describe(summary: ResultsSummary) -> str:

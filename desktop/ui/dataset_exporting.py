@@ -28,7 +28,7 @@ class DatasetExporter(BackgroundExport):
         self._choose_folder("imagenet")
 
     def _choose_folder(self, layout: str) -> None:
-        folder = self.window.choose_folder(
+        folder = self.dialogs.choose_folder(
             f"Export as {LAYOUT_NAMES[layout]} (copies; nothing is overwritten)"
         )
         if folder is not None:
@@ -40,7 +40,7 @@ class DatasetExporter(BackgroundExport):
         self._start(
             f"Exporting {LAYOUT_NAMES[layout]} ({folders})…",
             lambda cancel: export_split_folders(
-                self.window.session.require(),
+                self.session.require(),
                 destination,
                 layout,
                 mode=mode,
@@ -52,15 +52,14 @@ class DatasetExporter(BackgroundExport):
 
     # --- the table ------------------------------------------------------------------------------
     def choose_table(self) -> None:
-        window = self.window
-        path = window.choose_save_file(
+        path = self.dialogs.choose_save_file(
             "Export results table", TABLE_FILTERS, self._suggested("results.parquet")
         )
         if path is None:
             return
         if path.suffix.lower() not in (".parquet", ".csv"):
             path = path.with_suffix(".parquet" if parquet_available() else ".csv")
-        embeddings = window.ask(
+        embeddings = self.dialogs.ask(
             "Export results table",
             "Add each image's embedding (the model's feature vector) as columns? It makes the "
             "file much larger.",
@@ -72,7 +71,7 @@ class DatasetExporter(BackgroundExport):
         self._start(
             f"Writing {path.name}…",
             lambda cancel: export_results(
-                self.window.session.require(),
+                self.session.require(),
                 path,
                 table_format,
                 embeddings=embeddings,

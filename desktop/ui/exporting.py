@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,9 +16,9 @@ from desktop.core.csv_io import export_csv
 from desktop.core.errors import ProjectError
 from desktop.core.folders_export import export_class_folders
 from desktop.core.records import ExportSummary
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.jobs import Jobs
+from desktop.ui.session import Session
 
 
 class _Progress(QObject):
@@ -32,11 +31,13 @@ class BackgroundExport:
     """What every File → Export that copies or writes many files shares: a job off the GUI
     thread with progress and Cancel, and a summary of what was written when it ends."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, session: Session, jobs: Jobs, dialogs: Dialogs) -> None:
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
         self.last_summary: ExportSummary | None = None
         self._progress = _Progress()
-        self._progress.changed.connect(lambda done, total: window.status.update(done, total))
+        self._progress.changed.connect(lambda done, total: jobs.progress(done, total))
 
     def _start(
         self,
@@ -45,23 +46,17 @@ class BackgroundExport:
         describe: Callable[[ExportSummary], str],
     ) -> None:
         """Run ``job(cancel)`` in the background; ``describe`` words its summary for the user."""
-        window = self.window
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it).")
+        if not self.jobs.free():
             return
-        if window.session.project is None:
-            window.show_error("No project is open: use File → New or File → Open.")
+        if self.session.project is None:
+            self.dialogs.show_error("No project is open: use File → New or File → Open.")
             return
-        cancel = threading.Event()
         self.last_summary = None
 
-        def run() -> Iterator[ExportSummary]:
+        def run(cancel: threading.Event) -> Iterator[ExportSummary]:
             yield job(cancel)
 
-        worker = window.workers.run(
-            run, self._on_summary, lambda _done: self._on_done(describe), window.show_error
-        )
-        window.status.start(what, lambda: (cancel.set(), worker.cancel()))
+        self.jobs.run(what, run, self._on_summary, lambda _done: self._on_done(describe))
 
     def _on_summary(self, summary: ExportSummary) -> None:
         self.last_summary = summary
@@ -69,36 +64,36 @@ class BackgroundExport:
     def _on_done(self, describe: Callable[[ExportSummary], str]) -> None:
         summary = self.last_summary
         stopped = summary is None or summary.cancelled
-        self.window.status.finish("Export stopped" if stopped else "Export finished")
+        self.jobs.finish("Export stopped" if stopped else "Export finished")
         if summary is not None:
-            self.window.inform("Exported", describe(summary))
+            self.dialogs.inform("Exported", describe(summary))
 
     def _suggested(self, name: str) -> str:
-        path = self.window.session.path
+        path = self.session.path
         return str(path.with_name(name)) if path else name
 
 
 class Exporter(BackgroundExport):
     def choose_csv(self) -> None:
         suggested = self._suggested("predictions.csv")
-        path = self.window.choose_save_file("Export CSV", "CSV files (*.csv)", suggested)
+        path = self.dialogs.choose_save_file("Export CSV", "CSV files (*.csv)", suggested)
         if path is not None:
             self.to_csv(path if path.suffix else path.with_suffix(".csv"))
 
     def to_csv(self, path: Path) -> ExportSummary | None:
         try:
-            summary = export_csv(self.window.session.require(), path)
+            summary = export_csv(self.session.require(), path)
         except (ProjectError, OSError) as exc:
-            self.window.show_error(f"The CSV was not written: {exc}")
+            self.dialogs.show_error(f"The CSV was not written: {exc}")
             return None
         self.last_summary = summary
-        self.window.inform(
+        self.dialogs.inform(
             "Exported", f"{summary.n_written:,} rows written to {summary.destination}."
         )
         return summary
 
     def choose_folders(self) -> None:
-        folder = self.window.choose_folder(
+        folder = self.dialogs.choose_folder(
             "Export as class folders (copies; nothing is overwritten)"
         )
         if folder is not None:
@@ -108,7 +103,7 @@ class Exporter(BackgroundExport):
         self._start(
             "Copying into class folders…",
             lambda cancel: export_class_folders(
-                self.window.session.require(),
+                self.session.require(),
                 destination,
                 cancel=cancel,
                 progress=self._progress.changed.emit,

@@ -12,9 +12,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from desktop.core.csv_io import import_label_csv
@@ -23,13 +22,12 @@ from desktop.core.paths import PROJECT_SUFFIX
 from desktop.core.records import ImportSummary, Skipped
 from desktop.core.relink import FilesChecked, KeyProgress, check_files
 from desktop.core.scanner import detect_class_folders, scan
-from desktop.ui.grid_model import Tile
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.grid_model import GridModel, Tile
 from desktop.ui.grid_view import paths_from_mime
-from desktop.ui.loop import when_idle
-from desktop.ui.session import tile_from_row
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.jobs import Jobs
+from desktop.ui.moves import follow_check
+from desktop.ui.session import Session, tile_from_row
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +58,45 @@ class ClassFolders:
     classes: dict[str, list[Path]]
 
 
-class Ingest:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+class Ingest(QObject):
+    projectDropped = Signal(Path)
+    """A project file was dropped or pasted among the paths: open it (before the rest)."""
+    scanned = Signal(bool)
+    """A scan ended and its summary and class-folder offers are done (True: not cancelled)."""
+
+    def __init__(
+        self,
+        session: Session,
+        jobs: Jobs,
+        dialogs: Dialogs,
+        grid: GridModel,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
+        self.grid = grid
         self.skipped: list[Skipped] = []
         self.offers: list[ClassFolders] = []
+        self.last_check: FilesChecked | None = None
         self._arrived: list[Tile] = []
-        self._flush_timer = QTimer(window)
+        self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
-        window.grid.thumbnailFailed.connect(self.flag_unreadable)
+        grid.thumbnailFailed.connect(self.flag_unreadable)
 
     # --- entry points ------------------------------------------------------------------------
     def choose_folder(self) -> None:
-        folder = self.window.choose_folder("Add a folder of images")
+        folder = self.dialogs.choose_folder("Add a folder of images")
         if folder is not None:
             self.add_paths([folder])
 
     def paste(self) -> None:
         paths = paths_from_mime(QGuiApplication.clipboard().mimeData())
         if not paths:
-            self.window.show_error("The clipboard holds no file or folder paths to add.")
+            self.dialogs.show_error("The clipboard holds no file or folder paths to add.")
             return
         self.add_paths(paths)
 
@@ -91,11 +106,11 @@ class Ingest:
         missing = [p for p in paths if not p.exists()]
         if missing:
             names = ", ".join(str(p) for p in missing[:3])
-            self.window.show_error(f"Not found, so not added: {names}")
+            self.dialogs.show_error(f"Not found, so not added: {names}")
         present = [p for p in paths if p.exists()]
         projects = [p for p in present if p.suffix.lower() == PROJECT_SUFFIX]
         if projects:
-            self.window.project_files.open_path(projects[0])
+            self.projectDropped.emit(projects[0])
         csvs = [p for p in present if p.suffix.lower() == ".csv" and p.is_file()]
         for csv_path in csvs:
             self.import_csv(csv_path)
@@ -104,31 +119,28 @@ class Ingest:
             self.scan_in_background(rest)
 
     def scan_in_background(self, paths: list[Path]) -> None:
-        window = self.window
-        if window.session.project is None:
-            window.show_error("No project is open: File → New Project… or Open Project… first.")
+        if self.session.project is None:
+            self.dialogs.show_error(
+                "No project is open: File → New Project… or Open Project… first."
+            )
             return
-        if window.session.project.read_only:
-            window.show_error(
+        if self.session.project.read_only:
+            self.dialogs.show_error(
                 "This project is open read-only (another window writes it), so images cannot be "
                 "added here: add them in that window, or File → New Project… for a separate one."
             )
             return
-        if window.status.busy():
-            window.show_error("Wait for the current job to finish (or cancel it), then add again.")
+        if not self.jobs.free(", then add again"):
             return
         self.skipped = []
         self.offers = []
-        self.window.moves.last_check = None
-        cancel = threading.Event()
-        worker = window.workers.run(
-            lambda: self._scan_job(paths, cancel),
+        self.last_check = None
+        self.jobs.run(
+            "Adding images…",
+            lambda cancel: self._scan_job(paths, cancel),
             self._on_item,
             self._on_done,
-            window.show_error,
         )
-        cancel_all = lambda: (cancel.set(), worker.cancel())  # noqa: E731
-        window.status.start("Adding images…", cancel_all)
 
     def _scan_job(
         self, paths: list[Path], cancel: threading.Event
@@ -136,7 +148,7 @@ class Ingest:
         """Runs on the worker thread: commit each batch, then read its rows back from the store,
         so files the project already knew arrive with their labels, predictions and status.
         Once every tile is shown, the files are hashed and moved images found again."""
-        project = self.window.session.require()
+        project = self.session.require()
         names = {c.id: c.name for c in project.classes()}
         for batch in scan(paths, cancel=cancel, first_batch=FIRST_BATCH):
             tiles: list[Tile] = []
@@ -155,15 +167,15 @@ class Ingest:
     def _on_item(self, item: Added | ClassFolders) -> None:
         if isinstance(item, KeyProgress | FilesChecked):
             self._flush()
-            self.window.moves.on_check_item(item)
+            self.last_check = follow_check(item, self.jobs, self.session) or self.last_check
         elif isinstance(item, Added):
             self._arrived.extend(item.tiles)
-            if self.window.grid.rowCount() == 0:
+            if self.grid.rowCount() == 0:
                 self._flush()  # the first screenful at once
             elif not self._flush_timer.isActive():
                 self._flush_timer.start(FLUSH_MS)
             self.skipped.extend(item.skipped)
-            self.window.status.update(0, None, f"Adding images… {item.files_found:,} found")
+            self.jobs.progress(0, None, f"Adding images… {item.files_found:,} found")
         else:
             self.offers.append(item)
 
@@ -174,8 +186,8 @@ class Ingest:
         self._flush_timer.stop()
         tiles = self._arrived[:INSERT_CHUNK]
         self._arrived = self._arrived[INSERT_CHUNK:]
-        self.window.grid.update_tiles(tiles)  # known files: status may have changed
-        self.window.grid.append_tiles(tiles)  # new files: one insert
+        self.grid.update_tiles(tiles)  # known files: status may have changed
+        self.grid.append_tiles(tiles)  # new files: one insert
         if self._arrived:
             self._flush_timer.start(0)
 
@@ -184,17 +196,15 @@ class Ingest:
             self._flush()
             QTimer.singleShot(0, lambda: self._on_done(completed))
             return
-        shown = self.window.grid.rowCount()
+        shown = self.grid.rowCount()
         note = "" if completed else " (cancelled)"
         extra = f", {len(self.skipped)} skipped" if self.skipped else ""
-        checked = self.window.moves.last_check
+        checked = self.last_check
         found = f", {checked.message}" if checked is not None and checked.message else ""
-        self.window.status.finish(f"{shown:,} images in the project{extra}{found}{note}")
-        self.window.show_current()
+        self.jobs.finish(f"{shown:,} images in the project{extra}{found}{note}")
         for offer in self.offers:
             self.offer_class_folders(offer)
-        if completed:  # a model is loaded: what was added gets its predictions too
-            when_idle(self.window, self.window.classifier.classify_added)
+        self.scanned.emit(completed)
 
     # --- labels from folders and CSVs --------------------------------------------------------
     def offer_class_folders(self, offer: ClassFolders) -> ImportSummary | None:
@@ -205,7 +215,7 @@ class Ingest:
             f"{offer.folder.name} has {len(names)} subfolders that look like classes "
             f"({shown}) holding {n_images:,} images.\n\nLabel those images with their folder names?"
         )
-        if not self.window.ask("Import class folders", question):
+        if not self.dialogs.ask("Import class folders", question):
             return None
         pairs = [(path, name) for name, paths in offer.classes.items() for path in paths]
         return self._import(
@@ -218,31 +228,31 @@ class Ingest:
         )
 
     def choose_csv(self) -> None:
-        path = self.window.choose_open_file(
+        path = self.dialogs.choose_open_file(
             "Import labels from CSV", "CSV files (*.csv);;All files (*)"
         )
         if path is not None:
             self.import_csv(path)
 
     def import_csv(self, path: Path) -> ImportSummary | None:
-        project = self.window.session.project
+        project = self.session.project
         if project is None:
-            self.window.show_error("Open a project first.")
+            self.dialogs.show_error("Open a project first.")
             return None
         try:
             preview = import_label_csv(project, path, dry_run=True)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return None
         create = False
         if preview.unknown_classes:
             names = ", ".join(preview.unknown_classes[:8])
-            create = self.window.ask(
+            create = self.dialogs.ask(
                 "New classes",
                 f"{path.name} uses {len(preview.unknown_classes)} class(es) this project does not "
                 f"have: {names}.\n\nCreate them? (No skips those rows.)",
             )
-        outside = bool(preview.outside) and self.window.ask(
+        outside = bool(preview.outside) and self.dialogs.ask(
             "Files outside the CSV's folder", describe_outside(path, preview.outside)
         )
         return self._import(
@@ -252,19 +262,19 @@ class Ingest:
 
     def _import(self, run, source: str) -> ImportSummary | None:
         try:
-            summary = run(self.window.session.require())
+            summary = run(self.session.require())
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return None
-        self.window.session.record(summary.action)
-        self.window.inform("Labels imported", describe_import(source, summary))
+        self.session.record(summary.action)
+        self.dialogs.inform("Labels imported", describe_import(source, summary))
         return summary
 
     # --- files that turn out unreadable -------------------------------------------------------
     def flag_unreadable(self, image_id: int, reason: str) -> None:
         """Remember in the project why a file cannot be shown, so its tile keeps the reason."""
-        project = self.window.session.project
-        tile = self.window.grid.tile_by_id(image_id)
+        project = self.session.project
+        tile = self.grid.tile_by_id(image_id)
         if project is None or project.read_only or (tile is not None and tile.status == "missing"):
             return  # a missing file cannot be decoded; it stays "missing", not "unreadable"
         try:
@@ -275,7 +285,7 @@ class Ingest:
         if tile is not None:
             record = project.image(image_id)  # a file found missing meanwhile stays "missing"
             tile.status, tile.error = record.status, record.error
-            self.window.grid.update_tiles([tile])
+            self.grid.update_tiles([tile])
 
 
 OUTSIDE_LISTED = 12

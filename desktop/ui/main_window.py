@@ -1,14 +1,18 @@
 """The main window: puts the grid, docks, menus and status bar together and owns the dialogs seam.
 
 The window itself only assembles parts and shows questions; the work lives in small controllers
-(``labelling``, ``ingest``, ``classifying``, ``exporting``, ``project_files``) and the data in the
-``Session``. Every question to the user goes through one of the ``ask``/``get_text``/``choose_*``
-methods, so a test can answer it by replacing that method on the window instance.
+(``labelling``, ``ingest``, ``classifying``, ``exporting``, ``moves``, ``loop``, …) and the data
+in the ``Session``. Each controller is built from the pieces it uses (the session, ``Jobs``, the
+grid, the window as its ``Dialogs``) and tells the others what happened by signals, which are
+connected here, in ``_connect``. Every question to the user goes through one of the
+``ask``/``get_text``/``choose_*`` methods, so a test can answer it by replacing that method on
+the window instance.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,21 +41,23 @@ from desktop.ui.filter_chip import FilterChip
 from desktop.ui.filter_proxy import Filter, FilterProxy, Show
 from desktop.ui.fit_screen import scrolling
 from desktop.ui.grid_model import GridModel
+from desktop.ui.grid_parts import GridParts
 from desktop.ui.grid_view import GridView
 from desktop.ui.heat_map_overlay import HeatMapOverlay
 from desktop.ui.ingest import Ingest
+from desktop.ui.jobs import Jobs
 from desktop.ui.labelling import Labelling
-from desktop.ui.loop import install_loop
+from desktop.ui.loop import Loop
 from desktop.ui.moves import Moves
 from desktop.ui.plain_text import input_dialog, message_box
 from desktop.ui.preview_pane import PreviewPane
 from desktop.ui.progress import StatusArea
 from desktop.ui.project_files import ProjectFiles
+from desktop.ui.sample import Sample
 from desktop.ui.search_keys import undo_beside_search
 from desktop.ui.session import Session
 from desktop.ui.thumbnails import ThumbnailLoader
 from desktop.ui.tile_delegate import TileDelegate
-from desktop.ui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +76,6 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.settings = settings or QSettings()
         self.session = Session(self)
-        self.workers = WorkerPool(self)
         self.thumbnails = ThumbnailLoader(cache_dir=thumbnail_cache, parent=self)
         thumb = int(self.settings.value("view/thumb_size", DEFAULT_THUMB))
         self.grid = GridModel(self.thumbnails, thumb, self)
@@ -79,34 +84,50 @@ class MainWindow(QMainWindow):
         self.view.setModel(self.proxy)
         self.delegate = TileDelegate(thumb, self.view)
         self.view.setItemDelegate(self.delegate)
+        self.grid_parts = GridParts(self.grid, self.proxy, self.view)
         self.filter_bar = FilterBar()
         self.filter_bar.set_thumb_size(thumb)
         self.filter_chip = FilterChip()
         self.status = StatusArea(self.statusBar(), self)
+        self.jobs = Jobs(self.status, self, self)
         self._build_central()
-        self.classes_panel = ClassesPanel(self, self.session)
+        self.classes_panel = ClassesPanel(self.session, self, self)
         self.preview = PreviewPane(self.grid, self.thumbnails)
         self.docks = [
             self._add_dock("Classes", self.classes_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._add_dock("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
-        self.labelling = Labelling(self)
-        self.ingest = Ingest(self)
-        self.classifier = Classifier(self)
-        self.exporter = Exporter(self)
-        self.dataset_exporter = DatasetExporter(self)
+        self.labelling = Labelling(self.session, self.grid_parts, self, self)
+        self.ingest = Ingest(self.session, self.jobs, self, self.grid, self)
+        self.classifier = Classifier(
+            self.session, self.jobs, self, self.grid_parts, self.settings, self
+        )
+        self.exporter = Exporter(self.session, self.jobs, self)
+        self.dataset_exporter = DatasetExporter(self.session, self.jobs, self)
         self.heat_map = HeatMapOverlay(
             self.preview, self.grid, self.classifier, self.settings, self
         )
-        self.cluster_import = ClusterImport(self)
-        self.project_files = ProjectFiles(self)
-        self.moves = Moves(self)
+        self.cluster_import = ClusterImport(self.session, self.jobs, self)
+        self.project_files = ProjectFiles(self.settings, self.session, self.jobs, self)
+        self.sample = Sample(
+            self.session,
+            self.project_files,
+            self.ingest,
+            self.classifier,
+            self.jobs,
+            self,
+            self.settings,
+        )
+        self.moves = Moves(self.session, self.jobs, self, self.grid_parts, self.filter_bar)
         self.actions = window_actions.build(self)
         self._connect()
-        self.loop = install_loop(self)
+        self.loop = Loop(
+            self.session, self.jobs, self, self.classifier, self.grid_parts, self.settings, self
+        )
+        self.loop_docks = self._add_loop(self.loop)
         self.heat_map.attach_review(self.loop.review_panel)
         self.set_thumb_size(thumb)
-        self._restore_window_state()
+        self._restore_window_state()  # once, now that every dock exists
 
     # --- assembly ------------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -119,12 +140,34 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str = ""
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setObjectName(name or f"dock_{title.lower()}")
         dock.setWidget(scrolling(widget))  # a dock's content scrolls, never widens the window
         self.addDockWidget(area, dock)
         return dock
+
+    def _add_loop(self, loop: Loop) -> dict[str, QDockWidget]:
+        """The loop's panels as tabbed docks on the right, its work in a Model menu."""
+        docks: dict[str, QDockWidget] = {}
+        for title, widget in loop.panels.items():
+            area = Qt.DockWidgetArea.RightDockWidgetArea
+            dock = self._add_dock(title, widget, area, f"dock_loop_{title.lower()}")
+            dock.toggleViewAction().setText(f"{title} Panel")  # not a second "Review" in the menu
+            docks[title] = dock
+        self.docks += docks.values()
+        tabbed = list(docks.values())
+        for left, right in itertools.pairwise(tabbed):
+            self.tabifyDockWidget(left, right)
+        tabbed[0].raise_()
+        toggles = [dock.toggleViewAction() for dock in tabbed]
+        window_actions.add_model_menu(self, loop.menu_entries(), toggles)
+        self.statusBar().addPermanentWidget(loop.training_status)
+        self.centralWidget().layout().insertWidget(0, loop.offer)
+        loop.panelWanted.connect(lambda title: (docks[title].show(), docks[title].raise_()))
+        return docks
 
     def _connect(self) -> None:
         self.filter_bar.filterChanged.connect(self.apply_filter)
@@ -135,6 +178,11 @@ class MainWindow(QMainWindow):
         self.proxy.filterSet.connect(lambda f: self.filter_chip.follow(f, self.proxy.shown()))
         self.filter_chip.removed.connect(lambda: self.apply_filter(self.filter_bar.current()))
         self.view.pathsDropped.connect(self.ingest.add_paths)
+        self.labelling.classifySelectionRequested.connect(self.classifier.classify_selection)
+        self.ingest.projectDropped.connect(self.project_files.open_path)
+        self.ingest.scanned.connect(self._after_scan)
+        self.classifier.providerChanged.connect(self.status.set_provider)
+        self.classifier.classified.connect(lambda _completed: self.show_current())
         self.view.visibleCapacityChanged.connect(lambda n: self.thumbnails.set_memory_items(4 * n))
         self.view.selectionModel().currentChanged.connect(lambda *_: self.show_current())
         self.session.projectOpened.connect(self._on_project_opened)
@@ -144,7 +192,7 @@ class MainWindow(QMainWindow):
         self.session.history.failed.connect(lambda message: self.show_error(message))
         self.session.historyStepped.connect(lambda text: self.statusBar().showMessage(text, 8_000))
         self.proxy.countChanged.connect(self.view.set_empty_text_for)
-        undo_beside_search(self)
+        undo_beside_search(self.filter_bar.search)
 
     # --- keeping the views in step with the session -----------------------------------------
     def _on_project_opened(self) -> None:
@@ -156,6 +204,11 @@ class MainWindow(QMainWindow):
         self._on_classes_changed()
         self.reload_tiles()
         self.classifier.restore_for_project()
+
+    def _after_scan(self, completed: bool) -> None:
+        self.show_current()
+        if completed:  # with a model loaded, what was added gets its predictions too
+            self.jobs.when_idle(self.classifier.classify_added)
 
     def _on_classes_changed(self) -> None:
         classes = self.session.classes()
@@ -178,8 +231,7 @@ class MainWindow(QMainWindow):
         self.show_current()
 
     def current_image_id(self) -> int | None:
-        index = self.view.currentIndex()
-        return self.proxy.image_id(index.row()) if index.isValid() else None
+        return self.grid_parts.current_image_id()
 
     def show_current(self) -> None:
         image_id = self.current_image_id()
@@ -227,6 +279,9 @@ class MainWindow(QMainWindow):
 
     def inform(self, title: str, text: str) -> None:
         message_box(self, QMessageBox.Icon.Information, title, text).exec()
+
+    def note(self, text: str, msecs: int = 0) -> None:
+        self.statusBar().showMessage(text, msecs)
 
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15_000)
@@ -279,7 +334,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop background work and close the project; safe to call twice."""
-        self.workers.stop_all()
+        self.jobs.stop_all()
+        self.loop.shutdown()
         self.heat_map.shutdown()
         self.thumbnails.shutdown()
         self.session.close()

@@ -13,10 +13,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from desktop.core.cancel import Interrupted
 from desktop.core.duplicates import DuplicateGroup
@@ -30,15 +29,28 @@ from desktop.core.relink import (
     relink_folder,
 )
 from desktop.core.store import Project
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.filter_bar import FilterBar
 from desktop.ui.filter_proxy import Filter, Show
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.grid_parts import GridParts
+from desktop.ui.jobs import Jobs
+from desktop.ui.session import Session
 
 
 class Moves:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(
+        self,
+        session: Session,
+        jobs: Jobs,
+        dialogs: Dialogs,
+        grid: GridParts,
+        filter_bar: FilterBar,
+    ) -> None:
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
+        self.grid = grid
+        self.filter_bar = filter_bar
         self.last_check: FilesChecked | None = None
         self.last_relink: FolderRelinked | None = None
         self.dialog: DuplicatesDialog | None = None
@@ -50,27 +62,19 @@ class Moves:
         """Flag missing files, key new ones and find moved ones again, in the background."""
         if not self._can_write():
             return
-        cancel = threading.Event()
-        worker = self.window.workers.run(
-            lambda: check_files(self.window.session.require(), cancel),
+        self.jobs.run(
+            "Checking files…",
+            lambda cancel: check_files(self.session.require(), cancel),
             self.on_check_item,
-            lambda completed: self.window.status.finish(self.check_message(completed)),
-            self.window.show_error,
+            lambda completed: self.jobs.finish(self.check_message(completed)),
         )
-        self.window.status.start("Checking files…", lambda: (cancel.set(), worker.cancel()))
 
     def on_check_item(self, item: KeyProgress | FilesChecked) -> None:
-        """Progress while hashing; at the end, reload the grid if files moved or went missing."""
-        if isinstance(item, KeyProgress):
-            self.window.status.update(item.done, item.total, "Checking file contents…")
-            return
-        self.last_check = item
-        if item.status_changed:
-            self.window.reload_tiles()
+        self.last_check = follow_check(item, self.jobs, self.session) or self.last_check
 
     def check_message(self, completed: bool) -> str:
         found = self.last_check.message if self.last_check else ""
-        total = f"{self.window.grid.rowCount():,} images in the project"
+        total = f"{self.grid.model.rowCount():,} images in the project"
         return ", ".join(filter(None, [total, found])) + ("" if completed else " (cancelled)")
 
     # --- Locate Folder… -----------------------------------------------------------------------
@@ -78,40 +82,35 @@ class Moves:
         """Ask where the current missing image's folder is now, and relink the whole folder."""
         if not self._can_write():
             return
-        image_id = self.window.current_image_id()
-        tile = self.window.grid.tile_by_id(image_id) if image_id is not None else None
+        image_id = self.grid.current_image_id()
+        tile = self.grid.model.tile_by_id(image_id) if image_id is not None else None
         if tile is None or tile.status != "missing":
-            self.window.show_error(
+            self.dialogs.show_error(
                 "Select a missing image first (Show → Missing), then use Locate Folder… to say "
                 "where its folder is now."
             )
             return
-        new_folder = self.window.choose_folder(f"Where is the folder of {tile.name} now?")
+        new_folder = self.dialogs.choose_folder(f"Where is the folder of {tile.name} now?")
         if new_folder is not None:
             self.relink(tile.path, new_folder)
 
     def relink(self, missing_path: str, new_folder: Path) -> None:
         old_folder = old_folder_for(missing_path, new_folder)
-        cancel = threading.Event()
 
-        def job() -> Iterator[FolderRelinked]:
-            yield relink_folder(self.window.session.require(), old_folder, new_folder, cancel)
+        def job(cancel: threading.Event) -> Iterator[FolderRelinked]:
+            yield relink_folder(self.session.require(), old_folder, new_folder, cancel)
 
-        worker = self.window.workers.run(job, self._on_relinked, self._on_relink_done, self._fail)
-        self.window.status.start("Locating moved images…", lambda: (cancel.set(), worker.cancel()))
+        self.jobs.run("Locating moved images…", job, self._on_relinked, self._on_relink_done)
 
     def _on_relinked(self, summary: FolderRelinked) -> None:
         self.last_relink = summary
-        self.window.reload_tiles()
+        self.session.reload()
 
     def _on_relink_done(self, completed: bool) -> None:
         summary = self.last_relink
-        self.window.status.finish(summary.message.splitlines()[0] if summary else "Cancelled")
+        self.jobs.finish(summary.message.splitlines()[0] if summary else "Cancelled")
         if summary is not None:
-            self.window.inform("Locate Folder", summary.message)
-
-    def _fail(self, message: str) -> None:
-        self.window.show_error(message)
+            self.dialogs.inform("Locate Folder", summary.message)
 
     # --- duplicates -----------------------------------------------------------------------------
     @property
@@ -120,10 +119,10 @@ class Moves:
         Duplicates filter and Keep This Copy use (the manifest asks the project, which
         remembers the same groups)."""
         project, groups = self._near
-        return groups if project is self.window.session.project else []
+        return groups if project is self.session.project else []
 
     def groups(self) -> list[DuplicateGroup]:
-        project = self.window.session.project
+        project = self.session.project
         return [] if project is None else project.duplicate_groups(self.near)
 
     def duplicate_ids(self) -> frozenset[int]:
@@ -131,25 +130,25 @@ class Moves:
 
     def keep_one(self) -> None:
         """Keep the current image; mark its other copies "duplicate" (undoable, files kept)."""
-        image_id = self.window.current_image_id()
+        image_id = self.grid.current_image_id()
         if image_id is None:
-            self.window.show_error("Select the copy to keep first.")
+            self.dialogs.show_error("Select the copy to keep first.")
             return
         if not self._can_write():
             return
         try:
-            action = self.window.session.require().keep_one(image_id, self.near)
+            action = self.session.require().keep_one(image_id, self.near)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return
-        self.window.session.record(action)
+        self.session.record(action)
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.fill(self.groups())
 
     def show_duplicates(self) -> DuplicatesDialog:
         """Show the groups of exact copies at once, then look for near copies behind it."""
         if self.dialog is None:
-            self.dialog = DuplicatesDialog(self.window)
+            self.dialog = DuplicatesDialog(self.grid.view.window())
             self.dialog.groupChosen = self.show_group
         self.dialog.fill(self.groups(), self.find_near_copies())
         self.dialog.show()
@@ -158,62 +157,70 @@ class Moves:
     def find_near_copies(self) -> str:
         """Start the search for near copies in the cached embeddings; returns what to tell the
         user about it meanwhile."""
-        project = self.window.session.project
+        project = self.session.project
         if project is None or project.current_model_id() is None:
             self._near = (project, [])
             return "Near copies are found from a model's embeddings: classify the images first."
-        if self.window.status.busy():
+        if self.jobs.busy():
             return "Near copies: wait for the current job to finish, then reopen this view."
-        cancel = threading.Event()
 
-        def job() -> Iterator[list[list[int]]]:
+        def job(cancel: threading.Event) -> Iterator[list[list[int]]]:
             try:
                 yield search(project, cancel)
             except Interrupted:
                 return
 
-        worker = self.window.workers.run(
-            job, lambda groups: self._on_near(project, groups), self._on_near_done, self._fail
-        )
-        self.window.status.start(
-            "Looking for near copies…", lambda: (cancel.set(), worker.cancel())
+        self.jobs.run(
+            "Looking for near copies…",
+            job,
+            lambda groups: self._on_near(project, groups),
+            self._on_near_done,
         )
         return "Looking for near copies…"
 
     def _on_near(self, project: Project, groups: list[list[int]]) -> None:
         """Take the new groups; refill the view, and the Duplicates filter if it shows all."""
-        shown_all = self.window.proxy.current_filter.image_ids == self.duplicate_ids()
+        shown_all = self.grid.proxy.current_filter.image_ids == self.duplicate_ids()
         self._near = (project, groups)
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.fill(self.groups())
-        current = self.window.proxy.current_filter
+        current = self.grid.proxy.current_filter
         if current.show is Show.DUPLICATES and shown_all:
-            self.window.proxy.set_filter(replace(current, image_ids=self.duplicate_ids()))
+            self.grid.proxy.set_filter(replace(current, image_ids=self.duplicate_ids()))
 
     def _on_near_done(self, completed: bool) -> None:
         groups = sum(g.near for g in self.groups())
-        self.window.status.finish(
+        self.jobs.finish(
             f"{groups:,} groups of near copies" if completed else "Near-copy search cancelled"
         )
 
     def show_group(self, group: DuplicateGroup) -> None:
-        self.window.filter_bar.set_show(Show.DUPLICATES)
-        self.window.proxy.set_filter(
+        self.filter_bar.set_show(Show.DUPLICATES)
+        self.grid.proxy.set_filter(
             Filter(show=Show.DUPLICATES, image_ids=frozenset(group.image_ids))
         )
-        row = self.window.proxy.row_of(group.image_ids[0])
-        if row is not None:
-            self.window.view.select_row(row)
+        self.grid.select(group.image_ids[0])
 
     def _can_write(self) -> bool:
-        project = self.window.session.project
+        project = self.session.project
         if project is None or project.read_only:
-            self.window.show_error("This needs a project open for writing.")
+            self.dialogs.show_error("This needs a project open for writing.")
             return False
-        if self.window.status.busy():
-            self.window.show_error("Wait for the current job to finish (or cancel it), then retry.")
-            return False
-        return True
+        return self.jobs.free(", then retry")
+
+
+def follow_check(
+    item: KeyProgress | FilesChecked, jobs: Jobs, session: Session
+) -> FilesChecked | None:
+    """Progress while hashing; at the end, reload the views if files moved or went missing.
+
+    Returns the end's summary (None while hashing), for the message after the job."""
+    if isinstance(item, KeyProgress):
+        jobs.progress(item.done, item.total, "Checking file contents…")
+        return None
+    if item.status_changed:
+        session.reload()
+    return item
 
 
 def search(project: Project, cancel: threading.Event) -> list[list[int]]:
@@ -227,8 +234,8 @@ class DuplicatesDialog(QDialog):
 
     COLUMNS = ("Copies", "Kind", "Labels", "Note")
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Duplicates")
         self.groupChosen = lambda group: None
         self.summary = QLabel()

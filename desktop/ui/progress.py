@@ -11,7 +11,10 @@ from desktop.ui.plain_text import plain
 
 
 class StatusArea:
-    """Widgets added to a QStatusBar; one job's progress is shown at a time."""
+    """Widgets added to a QStatusBar; one job's progress is shown at a time.
+
+    Only shows: whether a job runs, and what may start, is ``jobs.Jobs``'s to say.
+    """
 
     def __init__(self, bar: QStatusBar, parent: QWidget | None = None) -> None:
         self.bar = bar
@@ -56,9 +59,6 @@ class StatusArea:
             widget.setVisible(False)
         if message:
             self.bar.showMessage(message, 10_000)
-
-    def busy(self) -> bool:
-        return self._on_cancel is not None
 
     def set_provider(self, text: str) -> None:
         self.provider_label.setText(text)

@@ -7,34 +7,38 @@ themselves are SQLite files that hold everything the user made.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings
 
 from desktop.core.clean_copy import make_clean_copy
 from desktop.core.errors import ProjectError, ProjectLocked
 from desktop.core.paths import PROJECT_SUFFIX, default_project_path, with_project_suffix
 from desktop.core.project_check import UntrustedProject
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+from desktop.ui.dialogs import Dialogs
+from desktop.ui.jobs import Jobs
+from desktop.ui.session import Session
 
 MAX_RECENT = 8
 FILTER = f"Pigeonhole projects (*{PROJECT_SUFFIX});;All files (*)"
 
 
 class ProjectFiles:
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, settings: QSettings, session: Session, jobs: Jobs, dialogs: Dialogs) -> None:
+        self.settings = settings
+        self.session = session
+        self.jobs = jobs
+        self.dialogs = dialogs
 
     # --- recent projects -----------------------------------------------------------------------
     def recent(self) -> list[Path]:
-        value = self.window.settings.value("projects/recent", [])
+        value = self.settings.value("projects/recent", [])
         if isinstance(value, str):  # QSettings returns a lone string for a one-item list
             value = [value]
         return [Path(p) for p in value or []]
 
     def _remember(self, path: Path) -> None:
         paths = [path, *(p for p in self.recent() if p != path)][:MAX_RECENT]
-        self.window.settings.setValue("projects/recent", [str(p) for p in paths])
+        self.settings.setValue("projects/recent", [str(p) for p in paths])
 
     def startup_path(self) -> Path:
         """The last project that still exists, else the default one in the user's data folder."""
@@ -45,36 +49,35 @@ class ProjectFiles:
 
     # --- commands ------------------------------------------------------------------------------
     def new(self) -> None:
-        path = self.window.choose_save_file("New project", FILTER, "Untitled" + PROJECT_SUFFIX)
+        path = self.dialogs.choose_save_file("New project", FILTER, "Untitled" + PROJECT_SUFFIX)
         if path is None:
             return
         path = with_project_suffix(path)
         if path.exists():
-            self.window.show_error(f"{path.name} already exists; open it, or choose another name.")
+            self.dialogs.show_error(f"{path.name} already exists; open it, or choose another name.")
             return
         self.open_path(path)
 
     def choose_and_open(self) -> None:
-        path = self.window.choose_open_file("Open project", FILTER)
+        path = self.dialogs.choose_open_file("Open project", FILTER)
         if path is not None:
             self.open_path(path)
 
     def open_path(self, path: Path) -> bool:
         """Open (or create) a project; when another window writes it, offer read-only."""
-        if self.window.status.busy():
-            self.window.show_error("Wait for the current job to finish (or cancel it) first.")
+        if not self.jobs.free(" first"):
             return False
         try:
-            self.window.session.open(path)
+            self.session.open(path)
         except ProjectLocked as exc:
             question = f"{exc}\n\nOpen it read-only?"
-            if not self.window.ask("Project in use", question):
+            if not self.dialogs.ask("Project in use", question):
                 return False
             return self._open_read_only(path)
         except UntrustedProject as exc:
             return self._offer_clean_copy(exc)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
         self._remember(Path(path).expanduser().absolute())
         return True
@@ -82,37 +85,37 @@ class ProjectFiles:
     def _offer_clean_copy(self, refused: UntrustedProject) -> bool:
         """A file from someone else we do not trust: offer its data in a fresh file instead."""
         question = f"{refused}\n\nMake a clean copy with the data beside it, and open that?"
-        if not self.window.ask("Project not opened", question):
+        if not self.dialogs.ask("Project not opened", question):
             return False
         try:
             copy = make_clean_copy(refused.path)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
-        self.window.inform("Clean copy made", copy.summary())
+        self.dialogs.inform("Clean copy made", copy.summary())
         return self.open_path(copy.path)
 
     def _open_read_only(self, path: Path) -> bool:
         try:
-            self.window.session.open(path, read_only=True)
+            self.session.open(path, read_only=True)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
         return True
 
     def save_as(self) -> None:
-        project = self.window.session.project
+        project = self.session.project
         if project is None:
             return
-        path = self.window.choose_save_file("Save project as", FILTER, str(project.path))
+        path = self.dialogs.choose_save_file("Save project as", FILTER, str(project.path))
         if path is not None:
             self.save_copy_and_switch(with_project_suffix(path))
 
     def save_copy_and_switch(self, path: Path) -> bool:
         """Save As: write a consistent copy, then go on working in the copy."""
         try:
-            copy = self.window.session.require().copy_to(path)
+            copy = self.session.require().copy_to(path)
         except ProjectError as exc:
-            self.window.show_error(str(exc))
+            self.dialogs.show_error(str(exc))
             return False
         return self.open_path(copy)

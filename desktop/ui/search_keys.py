@@ -7,14 +7,9 @@ typing to undo or redo; otherwise they reach Edit → Undo / Redo.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QLineEdit
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
 
 UNDO_KEYS = (QKeySequence.StandardKey.Undo,)
 REDO_KEYS = (QKeySequence.StandardKey.Redo,)
@@ -37,6 +32,5 @@ def _is_ctrl_shift_z(event: QKeyEvent) -> bool:
     return QKeySequence(event.keyCombination()) == QKeySequence("Ctrl+Shift+Z")
 
 
-def undo_beside_search(window: MainWindow) -> None:
-    keys = _PassHistoryKeys(window)
-    window.filter_bar.search.installEventFilter(keys)
+def undo_beside_search(search: QLineEdit) -> None:
+    search.installEventFilter(_PassHistoryKeys(search))

@@ -136,6 +136,11 @@ class Session(QObject):
     def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
         return self._done(self.require().reorder_classes(ids_in_order))
 
+    def reload(self) -> None:
+        """The store changed under the views (files found moved, results imported, another
+        version in use): every view shows it all again."""
+        self.everythingChanged.emit()
+
     def record(self, action: Action | None, all_tiles: bool = True) -> None:
         """An action done elsewhere (an import): make it undoable and refresh."""
         if action is not None:

@@ -1,9 +1,11 @@
 """Long work as a generator on a QThread: the napari worker pattern, in a few lines.
 
 A job is a plain generator from ``desktop.core`` (Qt-free). Whatever it yields arrives on the GUI
-thread through the ``yielded`` signal, in order; ``cancel()`` stops it between two yields. The core
-stays testable without Qt and the window never freezes. We keep this small instead of adding
-superqt because we need only this one pattern.
+thread through the ``yielded`` signal, in order; ``cancel()`` stops it between two yields and sets
+the worker's ``cancel_event``, which a generator started by ``WorkerPool.run`` is given so its
+core loop can stop inside a step. The core stays testable without Qt and the window never
+freezes. We keep this small instead of adding superqt because we need only this one pattern;
+which job may run when is ``jobs.Jobs``'s to say.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Worker(QObject):
 
     @property
     def cancel_event(self) -> threading.Event:
-        """Pass this to core generators that can stop inside a long step (e.g. one batch)."""
+        """Set by ``cancel()``: core generators given it stop inside a long step (one batch)."""
         return self._stop
 
     def start(self) -> None:
@@ -102,7 +104,11 @@ class Worker(QObject):
 
 
 class WorkerPool(QObject):
-    """Keeps running workers alive (Python would collect them) and stops them all on close."""
+    """Keeps running workers alive (Python would collect them) and stops them all on close.
+
+    ``run`` hands the generator factory its worker's cancel event, so Cancel reaches inside a
+    core loop (a scan, a classification, an export) and not only between two yields.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -110,12 +116,13 @@ class WorkerPool(QObject):
 
     def run(
         self,
-        make_generator: Callable[[], Iterator[Any]],
+        make_generator: Callable[[threading.Event], Iterator[Any]],
         on_item: Callable[[Any], None],
         on_done: Callable[[bool], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> Worker:
-        worker = Worker(make_generator, self)
+        # Called on the worker's thread once it runs, so ``worker`` is bound by then.
+        worker = Worker(lambda: make_generator(worker.cancel_event), self)
         worker.yielded.connect(on_item)
         if on_error is not None:
             worker.failed.connect(on_error)

@@ -82,9 +82,7 @@ def wait_idle(qtbot):
     """Wait until the window's background job (scan, classify, export) has finished."""
 
     def wait(window: MainWindow, timeout: int = 60_000) -> None:
-        qtbot.waitUntil(
-            lambda: not window.status.busy() and not window.workers.busy(), timeout=timeout
-        )
+        qtbot.waitUntil(lambda: window.jobs.is_idle(), timeout=timeout)
 
     return wait
 

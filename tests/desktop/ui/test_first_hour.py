@@ -53,7 +53,7 @@ def classified(with_model, tiny_dataset_dir, wait_idle, qtbot):
         lambda: (
             all(t.prediction is not None for t in window.grid.tiles())
             and window.grid.rowCount() == 60
-            and not window.status.busy()
+            and window.jobs.is_idle()
         ),
         timeout=120_000,
     )

@@ -41,7 +41,7 @@ SCRIPT = textwrap.dedent(
         return [window.thumbnails.pixmap(ThumbKey(t.path, grid.thumb_pixels)) for t in grid.tiles()]
 
     while time.monotonic() < deadline and (
-        window.status.busy() or grid.rowCount() < 2 or None in thumbs()
+        window.jobs.busy() or grid.rowCount() < 2 or None in thumbs()
     ):
         app.processEvents()
         time.sleep(0.01)

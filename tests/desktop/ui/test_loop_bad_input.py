@@ -15,15 +15,15 @@ from PySide6.QtCore import Qt
 
 from desktop.core.training_run import TrainingRun, TrainSettings
 from desktop.ui.curves import CurvesWidget, history_curves
-from desktop.ui.loop import RUNS_SETTING, Loop, install_loop
+from desktop.ui.loop import RUNS_SETTING, Loop
 from desktop.ui.trainer_process import TrainerProcess
 from desktop.ui.training_dialog import format_duration
 from tests.imagegen import write_dataset
 
 
 def loop_for(window) -> Loop:
-    """The window's loop: installed by the window itself once it does, else here."""
-    return getattr(window, "loop", None) or install_loop(window)
+    """The window's loop (the window builds it)."""
+    return window.loop
 
 
 @pytest.fixture
@@ -59,8 +59,9 @@ def label_folders(window, root: Path, wait_idle) -> None:
 def test_model_menu_and_docks_are_added(window, loop) -> None:
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles.index("Model") == titles.index("View") - 1
+    model_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Model")
     for name in ("Train", "Quick Retrain", "Evaluate", "Review"):
-        assert window.actions[name] is loop.actions[name]
+        assert window.actions[name] in model_menu.actions()
     assert {d.objectName() for d in window.docks} >= {
         "dock_loop_models",
         "dock_loop_evaluation",
@@ -75,7 +76,7 @@ def test_steps_that_need_a_model_say_so(window, loop, tmp_path, name) -> None:
     window.actions[name].trigger()
     assert window.errors == ["There is no model yet: train one (Model → Train…) or open one."]
     assert models_in(window) == 0
-    assert not window.status.busy()
+    assert not window.jobs.busy()
     assert run_folders(tmp_path) == []
 
 

@@ -21,7 +21,7 @@ from desktop.core.model_file import check_model_file
 from desktop.core.training_run import TrainSettings
 from desktop.core.uncertainty import top2_margin
 from desktop.core.version_data import label_names, predicted_names
-from desktop.ui.loop import RUNS_SETTING, IdsFilter, Loop, install_loop
+from desktop.ui.loop import RUNS_SETTING, IdsFilter, Loop
 from desktop.ui.main_window import MainWindow
 from tests.imagegen import write_dataset
 from trainer.contract import decode_for_model
@@ -60,7 +60,7 @@ def build_window(folder: Path) -> MainWindow:
 
 
 def loop_of(window: MainWindow) -> Loop:
-    return getattr(window, "loop", None) or install_loop(window)
+    return window.loop
 
 
 def wait_until(bot: QtBot, condition, timeout: float = 120.0) -> None:
@@ -69,7 +69,7 @@ def wait_until(bot: QtBot, condition, timeout: float = 120.0) -> None:
 
 
 def idle(window: MainWindow) -> bool:
-    return not window.status.busy() and not window.workers.busy()
+    return window.jobs.is_idle()
 
 
 def label_by_folder(bot: QtBot, window: MainWindow, root: Path) -> frozenset[int]:
@@ -325,7 +325,7 @@ def test_a_quick_retrain_asked_during_another_job_starts_after_it(
     project = window.session.project
     qtbot.waitUntil(lambda: idle(window), timeout=60_000)
     window.actions["Review"].trigger()
-    assert window.status.busy()  # the review job holds the window's one job slot
+    assert window.jobs.busy()  # the review job holds the window's one job slot
     window.actions["Quick Retrain"].trigger()
     assert "starts when the current job ends" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: len(project.models()) == 2 and idle(window), timeout=120_000)
@@ -380,8 +380,8 @@ def test_answers_outlast_a_restart_and_a_new_version_and_the_queue_comes_back_by
     # the number next to it is the one the preview shows for that image and version.
     first = panel.data.suspects[0]
     assert window.current_image_id() is None
-    loop.docks["Review"].show()
-    loop.docks["Review"].raise_()
+    window.loop_docks["Review"].show()
+    window.loop_docks["Review"].raise_()
     panel.tabs.setCurrentIndex(0)
     rect = panel.suspects.visualItemRect(panel.suspects.item(0))
     qtbot.mouseClick(panel.suspects.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

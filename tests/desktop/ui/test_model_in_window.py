@@ -87,9 +87,9 @@ def test_wrong_model_is_refused_and_the_current_one_stays(classified, tmp_path):
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from pathlib import Path
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
     import desktop
     from desktop.ui.main_window import MainWindow
@@ -102,11 +102,13 @@ SCRIPT = textwrap.dedent(
     window.project_files.open_path(folder / "p.pigeonhole")
     window.show()
 
-    def wait():
-        deadline = time.monotonic() + 240
-        while (window.status.busy() or window.workers.busy()) and time.monotonic() < deadline:
-            app.processEvents()
-            time.sleep(0.01)
+    def wait():  # until the window's jobs say idle (or four minutes pass)
+        if not window.jobs.is_idle():
+            loop = QEventLoop()
+            window.jobs.idle.connect(loop.quit)
+            QTimer.singleShot(240_000, loop.quit)
+            loop.exec()
+            window.jobs.idle.disconnect(loop.quit)
 
     window.ingest.add_paths([images]); wait()
     assert window.classifier.open_model(model)

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from desktop.resources import sample_project
-from desktop.ui.sample import SAMPLE_PROJECT, offer_on_first_run, open_sample
+from desktop.ui.sample import SAMPLE_PROJECT
 
 
 def tree_digest(folder: Path) -> str:
@@ -22,7 +22,7 @@ def test_sample_opens_labelled_and_classified_without_touching_the_bundle(
     sample = sample_project()
     before = tree_digest(sample.root)
 
-    assert open_sample(window, folder=tmp_path)
+    assert window.sample.open(folder=tmp_path)
     qtbot.waitUntil(lambda: window.grid.rowCount() == len(sample.labelled_images()), timeout=60_000)
     qtbot.waitUntil(
         lambda: all(window.grid.tile(r).prediction for r in range(window.grid.rowCount())),
@@ -41,7 +41,7 @@ def test_sample_opens_labelled_and_classified_without_touching_the_bundle(
 def test_first_run_offers_the_sample_once(window, tmp_path, monkeypatch):
     asked: list[str] = []
     window.ask = lambda title, question: asked.append(title) or False  # the user says no
-    offer_on_first_run(window)
-    offer_on_first_run(window)
+    window.sample.offer_on_first_run()
+    window.sample.offer_on_first_run()
     assert asked == ["Open the sample project?"]
     assert window.grid.rowCount() == 0
