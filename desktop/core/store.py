@@ -19,7 +19,7 @@ from pathlib import Path
 
 import filelock
 
-from desktop.core import history, labelling, splits_lock
+from desktop.core import history, images_table, labelling, splits_lock
 from desktop.core.connection import (
     acquire_lock,
     connect,
@@ -30,12 +30,11 @@ from desktop.core.connection import (
 from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import IdentityMixin
-from desktop.core.images_table import ImagesMixin
 from desktop.core.near_duplicates import NearDuplicatesMixin
 from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
-from desktop.core.records import Action, ClassRecord, ImportSummary
+from desktop.core.records import Action, ClassRecord, FoundFile, ImageRecord, ImportSummary
 from desktop.core.review_decisions import ReviewDecisionsMixin
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
@@ -43,7 +42,6 @@ PathLike = str | os.PathLike[str]
 
 
 class Project(
-    ImagesMixin,
     IdentityMixin,
     DuplicatesMixin,
     NearDuplicatesMixin,
@@ -237,6 +235,67 @@ class Project(
 
     def _act(self, text: str, changes: history.ChangeSet) -> Action:
         return history.record(changes.conn, text, changes.changes)
+
+    # ----------------------------------------------------------------- images (facts, not undoable)
+    def add_images(self, files: Iterable[PathLike | FoundFile]) -> list[int]:
+        """Add files (the same path is never added twice) and return their ids in order.
+
+        Paths are made absolute. FoundFile records from the scanner carry size and mtime; plain
+        paths are stat'ed here, and a path that cannot be stat'ed is added flagged missing. A
+        known path that was flagged missing is brought back. Commits in batches, so the grid
+        can show images while a big folder is still being added.
+        """
+        found = images_table.found_rows(files)
+        ids: list[int] = []
+        for start in range(0, len(found), images_table.BATCH):
+            with self._writing() as conn:
+                ids += images_table.add_batch(conn, found[start : start + images_table.BATCH])
+        return ids
+
+    def image_ids_by_path(self, paths: Sequence[PathLike]) -> dict[str, int]:
+        """Ids of the given paths that are in the project, keyed by absolute path."""
+        with self._reading() as conn:
+            return images_table.ids_by_path(conn, [os.path.abspath(os.fspath(p)) for p in paths])
+
+    def image(self, image_id: int) -> ImageRecord:
+        """Everything about one image, for the preview pane."""
+        with self._reading() as conn:
+            return images_table.image(conn, image_id)
+
+    def image_files(self) -> list[tuple[int, str, int | None, float | None, str]]:
+        """(id, path, size, mtime, status) of every image, for rescans."""
+        with self._reading() as conn:
+            return images_table.image_files(conn)
+
+    def mark_unreadable(self, image_id: int, reason: str) -> None:
+        """Flag a file we could not decode, with the reason to show on its tile."""
+        with self._writing() as conn:
+            images_table.mark_unreadable(conn, image_id, reason)
+
+    def mark_unreadable_many(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Flag many (image id, reason) at once, e.g. one classification batch."""
+        with self._writing() as conn:
+            images_table.mark_unreadable_many(conn, rows)
+
+    def mark_ok(self, image_ids: Iterable[int]) -> None:
+        """Clear the unreadable flag (e.g. the file was fixed and decodes now)."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "ok", None, only_from=("unreadable",))
+
+    def mark_missing(self, image_ids: Iterable[int]) -> None:
+        """Flag files that are gone; their labels stay."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "missing", images_table.MISSING)
+
+    def mark_present(self, image_ids: Iterable[int]) -> None:
+        """Bring back files that reappeared (they will be decoded again)."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "ok", None, only_from=("missing",))
+
+    def update_file_info(self, rows: Iterable[tuple[int, int, float]]) -> None:
+        """Store new (id, size, mtime) of changed files (they get another chance to decode)."""
+        with self._writing() as conn:
+            images_table.update_file_info(conn, rows)
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
