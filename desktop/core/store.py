@@ -19,7 +19,7 @@ from pathlib import Path
 
 import filelock
 
-from desktop.core import history, images_table, labelling, splits_lock
+from desktop.core import history, identity_table, images_table, labelling, splits_lock
 from desktop.core.connection import (
     acquire_lock,
     connect,
@@ -29,7 +29,7 @@ from desktop.core.connection import (
 )
 from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
-from desktop.core.identity_table import IdentityMixin
+from desktop.core.identity_table import Relinked
 from desktop.core.near_duplicates import NearDuplicatesMixin
 from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.project_check import check_project_file
@@ -42,7 +42,6 @@ PathLike = str | os.PathLike[str]
 
 
 class Project(
-    IdentityMixin,
     DuplicatesMixin,
     NearDuplicatesMixin,
     PredictionsMixin,
@@ -296,6 +295,42 @@ class Project(
         """Store new (id, size, mtime) of changed files (they get another chance to decode)."""
         with self._writing() as conn:
             images_table.update_file_info(conn, rows)
+
+    # ----------------------------------------------------------------- content keys
+    def images_without_key(self) -> list[tuple[int, str]]:
+        """(id, path) of images not yet keyed whose file was there when last seen."""
+        with self._reading() as conn:
+            return identity_table.images_without_key(conn)
+
+    def set_content_keys(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Store (id, content key) pairs computed behind the scan."""
+        with self._writing() as conn:
+            identity_table.set_content_keys(conn, rows)
+
+    def content_key(self, image_id: int) -> str | None:
+        with self._reading() as conn:
+            return identity_table.content_key(conn, image_id)
+
+    def image_ids_by_content(self, keys: Sequence[str]) -> dict[str, list[int]]:
+        """key -> ids of the images with that content (several when there are copies)."""
+        with self._reading() as conn:
+            return identity_table.image_ids_by_content(conn, keys)
+
+    def take_over_moved(self) -> list[Relinked]:
+        """Let each missing image take over the scan's new row of its moved file (same
+        content, no user data), keeping its id and so its labels; says which."""
+        with self._writing() as conn:
+            return identity_table.take_over_moved(conn)
+
+    def relink(self, moves: Sequence[tuple[int, str]]) -> list[Relinked]:
+        """Point images at the files the user located (Locate Folder…): (image id, new path)."""
+        with self._writing() as conn:
+            return identity_table.relink(conn, moves)
+
+    def missing_under(self, folder: str) -> list[tuple[int, str, int | None, str | None]]:
+        """(id, path, size, content key) of missing images below ``folder``."""
+        with self._reading() as conn:
+            return identity_table.missing_under(conn, folder)
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
