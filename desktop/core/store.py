@@ -19,7 +19,15 @@ from pathlib import Path
 
 import filelock
 
-from desktop.core import history, identity_table, images_table, labelling, splits_lock
+from desktop.core import (
+    history,
+    identity_table,
+    images_table,
+    labelling,
+    meta_table,
+    predictions_table,
+    splits_lock,
+)
 from desktop.core.connection import (
     acquire_lock,
     connect,
@@ -31,10 +39,17 @@ from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import Relinked
 from desktop.core.near_duplicates import NearDuplicatesMixin
-from desktop.core.predictions_table import PredictionsMixin
 from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
-from desktop.core.records import Action, ClassRecord, FoundFile, ImageRecord, ImportSummary
+from desktop.core.records import (
+    Action,
+    ClassRecord,
+    FoundFile,
+    ImageRecord,
+    ImportSummary,
+    ModelRecord,
+    PredictionRow,
+)
 from desktop.core.review_decisions import ReviewDecisionsMixin
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
@@ -44,7 +59,6 @@ PathLike = str | os.PathLike[str]
 class Project(
     DuplicatesMixin,
     NearDuplicatesMixin,
-    PredictionsMixin,
     QueriesMixin,
     ReviewDecisionsMixin,
 ):
@@ -332,6 +346,86 @@ class Project(
         with self._reading() as conn:
             return identity_table.missing_under(conn, folder)
 
+    # ----------------------------------------------------------------- models and predictions
+    def add_model(
+        self, path: PathLike, info: object, metrics: dict | None = None, n_labels: int = 0
+    ) -> int:
+        """Register a model file (ModelInfo or a dict with ``classes``) and make it current."""
+        info_dict = predictions_table.checked_info(info)
+        with self._writing() as conn:
+            return predictions_table.add_model(conn, path, info_dict, metrics, n_labels)
+
+    def models(self) -> list[ModelRecord]:
+        """Registered models, oldest first."""
+        with self._reading() as conn:
+            return predictions_table.models(conn)
+
+    def model(self, model_id: int) -> ModelRecord:
+        with self._reading() as conn:
+            return predictions_table.model(conn, model_id)
+
+    def current_model_id(self) -> int | None:
+        """The model whose predictions the grid shows (the newest added, unless changed)."""
+        with self._reading() as conn:
+            return meta_table.current_model_id(conn)
+
+    def set_current_model(self, model_id: int) -> None:
+        self.model(model_id)
+        with self._writing() as conn:
+            meta_table.write_meta(conn, meta_table.CURRENT_MODEL, str(model_id))
+
+    def model_class_ids(self, model_id: int | None = None) -> list[int | None]:
+        """For each of the model's class indices, the project's class id (None: no such class)."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return [] if model_id is None else predictions_table.model_class_ids(conn, model_id)
+
+    def version_class_names(self, model_id: int | None = None) -> list[str]:
+        """For each of the model's class indices, the name the user sees (predictions_table)."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            if model_id is None:
+                return []
+            return predictions_table.version_class_names(conn, model_id)
+
+    def set_predictions(
+        self, model_id: int, rows: Iterable[PredictionRow], batch_size: int = 2000
+    ) -> int:
+        """Store predictions (replacing older ones of this model); returns how many. Each batch
+        is its own transaction, so a cancelled classification keeps what it finished."""
+        n_classes = len(self.model(model_id).classes)
+        written = 0
+        for batch in predictions_table.prediction_batches(rows, model_id, n_classes, batch_size):
+            with self._writing() as conn:
+                written += predictions_table.write_predictions(conn, batch)
+        return written
+
+    def relink_model_classes(self) -> None:
+        """Re-remember every model's class links, forgetting classes that were deleted (call
+        after deleting, merging or undoing; see predictions_table)."""
+        with self._writing() as conn:
+            predictions_table.relink_model_classes(conn)
+
+    def predictions(self, model_id: int | None = None) -> dict[int, PredictionRow]:
+        """All predictions of a model (default: current) by image id."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return {} if model_id is None else predictions_table.predictions(conn, model_id)
+
+    def prediction(self, image_id: int, model_id: int | None = None) -> PredictionRow | None:
+        """One image's prediction by a model (default: current), for the top-k bars."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            if model_id is None:
+                return None
+            return predictions_table.prediction(conn, image_id, model_id)
+
+    def unpredicted_image_ids(self, model_id: int | None = None) -> list[int]:
+        """Readable images the model has not classified yet ("Classify not yet predicted")."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return predictions_table.unpredicted_image_ids(conn, model_id)
+
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
         """All classes in their user order; number keys follow from names and order (class_keys)."""
@@ -412,8 +506,8 @@ class Project(
     def accept_predictions(self, image_ids: Iterable[int], model_id: int | None = None) -> Action:
         """Make the current model's predictions the labels of these images (key Enter)."""
         ids = list(dict.fromkeys(image_ids))
-        model_id = model_id if model_id is not None else self.current_model_id()
         with self._writing() as conn:
+            model_id = _model_or_current(conn, model_id)
             if model_id is None:
                 raise InvalidAction("There are no predictions to accept: open a model first.")
             changes = history.ChangeSet(conn)
@@ -502,15 +596,7 @@ class Project(
     def meta(self, key: str, default: str | None = None) -> str | None:
         """A small project-wide setting (e.g. the current model)."""
         with self._reading() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            return row[0] if row else default
-
-    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+            return meta_table.read_meta(conn, key, default)
 
 
 class _DryRunDone(Exception):
@@ -523,3 +609,7 @@ class _DryRunDone(Exception):
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _model_or_current(conn: sqlite3.Connection, model_id: int | None) -> int | None:
+    return model_id if model_id is not None else meta_table.current_model_id(conn)
