@@ -25,9 +25,11 @@ from desktop.core import (
     images_table,
     labelling,
     meta_table,
+    near_duplicates,
     predictions_table,
     splits_lock,
 )
+from desktop.core.cancel import Cancel
 from desktop.core.connection import (
     acquire_lock,
     connect,
@@ -38,7 +40,6 @@ from desktop.core.connection import (
 from desktop.core.duplicates import DuplicatesMixin
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import Relinked
-from desktop.core.near_duplicates import NearDuplicatesMixin
 from desktop.core.project_check import check_project_file
 from desktop.core.queries import QueriesMixin
 from desktop.core.records import (
@@ -58,7 +59,6 @@ PathLike = str | os.PathLike[str]
 
 class Project(
     DuplicatesMixin,
-    NearDuplicatesMixin,
     QueriesMixin,
     ReviewDecisionsMixin,
 ):
@@ -77,6 +77,8 @@ class Project(
         self._conn = conn
         self._file_lock = lock
         self._mutex = threading.RLock()
+        self._near_cache: tuple[tuple[object, ...], list[list[int]]] | None = None
+        """The near-duplicate groups and the key they were found under (see near_duplicates)."""
 
     # ----------------------------------------------------------------- opening and closing
     @classmethod
@@ -425,6 +427,35 @@ class Project(
         with self._reading() as conn:
             model_id = _model_or_current(conn, model_id)
             return predictions_table.unpredicted_image_ids(conn, model_id)
+
+    # ----------------------------------------------------------------- near-duplicates
+    def near_duplicates(
+        self, threshold: float = near_duplicates.DEFAULT_THRESHOLD, cancel: Cancel = None
+    ) -> list[list[int]]:
+        """Groups of near copies among the images the current model has classified (none
+        without a model), remembered until its embeddings change, so the Duplicates view, Keep
+        This Copy and the training manifest see the same groups. Raises
+        ``NearDuplicatesError`` if the cached embeddings cannot be compared, ``Interrupted``
+        if cancelled."""
+        with self._reading() as conn:
+            model_id = meta_table.current_model_id(conn)
+            if model_id is None:
+                return []
+            key = (model_id, threshold, *near_duplicates.embeddings_stamp(conn, model_id))
+        cached = self._near_cache
+        if cached is None or cached[0] != key:  # the search runs outside the lock: seconds
+            groups = near_duplicates.project_near_duplicates(self, model_id, threshold, cancel)
+            self._near_cache = cached = (key, groups)
+        return [list(group) for group in cached[1]]
+
+    def near_duplicates_for_split(self) -> list[list[int]]:
+        """``near_duplicates()``, or none when they cannot be compared (logged): the split then
+        falls back to exact copies rather than refusing to train."""
+        try:
+            return self.near_duplicates()
+        except near_duplicates.NearDuplicatesError as exc:
+            near_duplicates.log.warning("near-duplicates left out of the split: %s", exc)
+            return []
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
