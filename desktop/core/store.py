@@ -20,6 +20,7 @@ from pathlib import Path
 import filelock
 
 from desktop.core import (
+    duplicates,
     history,
     identity_table,
     images_table,
@@ -37,7 +38,7 @@ from desktop.core.connection import (
     rollback,
     translate,
 )
-from desktop.core.duplicates import DuplicatesMixin
+from desktop.core.duplicates import DuplicateGroup
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import Relinked
 from desktop.core.project_check import check_project_file
@@ -58,7 +59,6 @@ PathLike = str | os.PathLike[str]
 
 
 class Project(
-    DuplicatesMixin,
     QueriesMixin,
     ReviewDecisionsMixin,
 ):
@@ -456,6 +456,32 @@ class Project(
         except near_duplicates.NearDuplicatesError as exc:
             near_duplicates.log.warning("near-duplicates left out of the split: %s", exc)
             return []
+
+    # ----------------------------------------------------------------- copies
+    def duplicate_groups(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[DuplicateGroup]:
+        """Groups of copies: same content, merged with ``extra`` groups of near copies (by
+        default the project's own, see near_duplicates.py)."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        with self._reading() as conn:
+            return duplicates.duplicate_groups(conn, extra)
+
+    def keep_one(self, image_id: int, extra: Iterable[Sequence[int]] | None = None) -> Action:
+        """Keep this copy and mark the others of its group "duplicate" (undoable; the files are
+        never touched; marked copies are left out of training). Groups as ``duplicate_groups``."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        extra = [list(group) for group in extra]
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            return self._act(duplicates.keep_copy(changes, image_id, extra), changes)
+
+    def locked_splits(self) -> dict[int, str]:
+        """image id -> the split an old version trained it in (kept; see splits_lock.py)."""
+        with self._reading() as conn:
+            return splits_lock.locked_splits(conn)
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
