@@ -28,6 +28,7 @@ from desktop.core import (
     meta_table,
     near_duplicates,
     predictions_table,
+    queries,
     splits_lock,
 )
 from desktop.core.cancel import Cancel
@@ -42,12 +43,13 @@ from desktop.core.duplicates import DuplicateGroup
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import Relinked
 from desktop.core.project_check import check_project_file
-from desktop.core.queries import QueriesMixin
 from desktop.core.records import (
     Action,
     ClassRecord,
+    Counts,
     FoundFile,
     ImageRecord,
+    ImageRow,
     ImportSummary,
     ModelRecord,
     PredictionRow,
@@ -59,7 +61,6 @@ PathLike = str | os.PathLike[str]
 
 
 class Project(
-    QueriesMixin,
     ReviewDecisionsMixin,
 ):
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
@@ -482,6 +483,41 @@ class Project(
         """image id -> the split an old version trained it in (kept; see splits_lock.py)."""
         with self._reading() as conn:
             return splits_lock.locked_splits(conn)
+
+    # ----------------------------------------------------------------- views of the whole project
+    def image_rows(
+        self, model_id: int | None = None, *, ids: Iterable[int] | None = None
+    ) -> list[ImageRow]:
+        """One compact row per image, in the order added, with the model's (default: current)
+        prediction; with ``ids``, only those images (see queries.image_rows)."""
+        with self._reading() as conn:
+            return queries.image_rows(conn, model_id, ids)
+
+    def labels_touched_by(self, action_id: int) -> list[int] | None:
+        """Image ids whose label a history action changed; None if it changed classes too
+        (or is unknown), because then names and colours of any tile may have changed."""
+        with self._reading() as conn:
+            return queries.labels_touched_by(conn, action_id)
+
+    def counts(self) -> Counts:
+        """How many images, labelled, unreadable, missing, and per class."""
+        with self._reading() as conn:
+            return queries.counts(conn)
+
+    def labelled_images(self, *, readable_only: bool = True) -> list[tuple[str, str]]:
+        """(path, class name) of labelled images, for training manifests and exports."""
+        with self._reading() as conn:
+            return queries.labelled_images(conn, readable_only)
+
+    def training_rows(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[tuple[str, str, str, str]]:
+        """(path, class name, group, locked split) of the labelled, readable images to train on;
+        ``extra`` near-duplicate groups default to the project's own (see queries)."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        with self._reading() as conn:
+            return queries.training_rows(conn, extra)
 
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
