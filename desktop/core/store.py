@@ -29,6 +29,7 @@ from desktop.core import (
     near_duplicates,
     predictions_table,
     queries,
+    review_decisions,
     splits_lock,
 )
 from desktop.core.cancel import Cancel
@@ -54,15 +55,13 @@ from desktop.core.records import (
     ModelRecord,
     PredictionRow,
 )
-from desktop.core.review_decisions import ReviewDecisionsMixin
+from desktop.core.review_decisions import ReviewDecision
 from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
 PathLike = str | os.PathLike[str]
 
 
-class Project(
-    ReviewDecisionsMixin,
-):
+class Project:
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
 
     Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.
@@ -649,6 +648,27 @@ class Project(
     ) -> ImportSummary:
         """What ``import_labels`` would do, without changing anything."""
         return self.import_labels(pairs, dry_run=True, **options)
+
+    # ----------------------------------------------------------------- review answers (undoable)
+    def review_decisions(self) -> dict[int, ReviewDecision]:
+        """Every remembered answer by image id, whether or not it still matches the label."""
+        with self._reading() as conn:
+            return review_decisions.read_decisions(conn)
+
+    def settled_image_ids(self) -> set[int]:
+        """Images whose remembered answer was given for the label they still have."""
+        with self._reading() as conn:
+            return review_decisions.settled_image_ids(conn)
+
+    def decide_review(
+        self, image_id: int, class_id: int, decision: str, model_id: int | None = None
+    ) -> Action:
+        """Label the image ``class_id`` as the user's own and remember the answer: one action."""
+        review_decisions.check_decision(decision)
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            text = review_decisions.decide(changes, image_id, class_id, decision, model_id)
+            return self._act(text, changes)
 
     # ----------------------------------------------------------------- history
     def history(self) -> list[Action]:
