@@ -33,17 +33,10 @@ from desktop.core import (
     splits_lock,
 )
 from desktop.core.cancel import Cancel
-from desktop.core.connection import (
-    acquire_lock,
-    connect,
-    migrate_or_explain,
-    rollback,
-    translate,
-)
+from desktop.core.connection import open_read_only, open_writable, rollback, translate
 from desktop.core.duplicates import DuplicateGroup
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
 from desktop.core.identity_table import Relinked
-from desktop.core.project_check import check_project_file
 from desktop.core.records import (
     Action,
     ClassRecord,
@@ -56,7 +49,6 @@ from desktop.core.records import (
     PredictionRow,
 )
 from desktop.core.review_decisions import ReviewDecision
-from desktop.core.schema import SCHEMA_VERSION, inspect_version
 
 PathLike = str | os.PathLike[str]
 
@@ -93,7 +85,7 @@ class Project:
         if path.is_dir():
             raise ProjectError(f"{path} is a folder; choose or name a project file inside it.")
         if read_only:
-            return cls._open_read_only(path)
+            return cls(path, open_read_only(path), None)
         if not path.exists() and not create:
             raise ProjectError(f"{path} does not exist (moved or deleted?).")
         if not path.parent.is_dir():
@@ -103,23 +95,7 @@ class Project:
                 f"{path.name} is read-only (no permission to write it). "
                 "Open it read-only to look at it, or save a copy elsewhere."
             )
-        lock = acquire_lock(path)
-        try:
-            conn = connect(path, uri=False)
-            try:
-                version = inspect_version(conn, path)
-                if version > 0:  # before anything writes: a foreign file stays as it was
-                    check_project_file(conn, version, path)
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
-                if version < SCHEMA_VERSION:
-                    migrate_or_explain(conn, version, path)
-            except BaseException:
-                conn.close()
-                raise
-        except BaseException:
-            lock.release()
-            raise
+        conn, lock = open_writable(path)
         project = cls(path, conn, lock)
         if project.meta(splits_lock.PENDING_KEY) == "pending":
             project._lock_old_splits()
@@ -142,38 +118,6 @@ class Project:
         if path.exists():
             raise ProjectError(f"{path.name} already exists; open it, or choose another name.")
         return cls.open(path, create=True)
-
-    @classmethod
-    def _open_read_only(cls, path: Path) -> Project:
-        if not path.is_file():
-            raise ProjectError(f"{path} does not exist (moved or deleted?).")
-        conn = None
-        try:
-            try:
-                conn = connect(path, uri=True, mode="ro")
-                version = inspect_version(conn, path)
-            except sqlite3.OperationalError:
-                # No write access to the folder for WAL's shared-memory file: read it as a snapshot.
-                if conn is not None:
-                    conn.close()
-                conn = connect(path, uri=True, mode="ro", immutable=True)
-                version = inspect_version(conn, path)
-            if version < SCHEMA_VERSION:
-                raise ProjectError(
-                    f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
-                    "can be read; open it once for writing."
-                )
-            check_project_file(conn, version, path)
-            conn.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise ProjectError(f"Could not read {path.name}: {exc}.") from exc
-        except BaseException:
-            if conn is not None:
-                conn.close()
-            raise
-        return cls(path, conn, None)
 
     @property
     def read_only(self) -> bool:
