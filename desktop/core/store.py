@@ -157,6 +157,13 @@ class Project:
                 raise ProjectError(f"Could not save a copy as {target}: {exc}.") from exc
         return target
 
+    def data_generation(self) -> tuple[int, int]:
+        """A value that changes whenever the file's content may have: this connection's writes
+        (``total_changes``) or another process's commits (``PRAGMA data_version``). A cache of
+        something read from the project keeps it beside what it read, to know when it is stale."""
+        with self._reading() as conn:
+            return conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+
     # ----------------------------------------------------------------- transactions
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -357,6 +364,12 @@ class Project:
         with self._reading() as conn:
             model_id = _model_or_current(conn, model_id)
             return {} if model_id is None else predictions_table.predictions(conn, model_id)
+
+    def predicted_classes(self, model_id: int | None = None) -> dict[int, int]:
+        """image id -> the class index a model (default: current) predicted; no embeddings."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return {} if model_id is None else predictions_table.predicted_classes(conn, model_id)
 
     def prediction(self, image_id: int, model_id: int | None = None) -> PredictionRow | None:
         """One image's prediction by a model (default: current), for the top-k bars."""

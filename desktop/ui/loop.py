@@ -20,17 +20,19 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
 from desktop.core.errors import ProjectError
-from desktop.core.evaluation import EvaluationError
+from desktop.core.evaluation import EvaluationError, VersionScore, score_version
+from desktop.core.prediction_cache import PredictionCache
 from desktop.core.quick_retrain import QuickRetrainError, quick_retrain_version
 from desktop.core.store import Project
 from desktop.core.training_run import TrainingRunError, default_runs_folder, new_run_dir
 from desktop.core.version_data import VersionDataError
-from desktop.ui.evaluation_view import EvaluationView, VersionScore, score_version
+from desktop.core.version_review import ReviewData, gather_review
+from desktop.ui.evaluation_view import EvaluationView
 from desktop.ui.filter_proxy import Filter
 from desktop.ui.fit_screen import scrolling
 from desktop.ui.grid_model import Tile
 from desktop.ui.models_panel import ModelsPanel
-from desktop.ui.review_panel import ReviewData, ReviewPanel, gather_review
+from desktop.ui.review_panel import ReviewPanel
 from desktop.ui.training_dialog import TrainingDialog
 from desktop.ui.training_status import AUTO_SWITCH_SETTING, TrainingStatus, VersionOffer
 
@@ -85,6 +87,8 @@ class Loop(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
+        self.predictions = PredictionCache()
+        """One read of a version's predictions for scores, review and churn (not one each)."""
         session = window.session
         self.models_panel = ModelsPanel()
         self.evaluation_view = EvaluationView()
@@ -261,7 +265,7 @@ class Loop(QObject):
         self.docks["Evaluation"].raise_()
         self._run_job(
             "Evaluating…",
-            lambda: iter([score_version(project, project.current_model_id())]),
+            lambda: iter([score_version(project, project.current_model_id(), self.predictions)]),
             self.evaluation_view.show_score,
             queue=True,
         )
@@ -274,7 +278,7 @@ class Loop(QObject):
         self.docks["Review"].raise_()
         self._run_job(
             "Looking for label mistakes…",
-            lambda: iter([gather_review(project, project.current_model_id())]),
+            lambda: iter([gather_review(project, project.current_model_id(), self.predictions)]),
             self.review_panel.set_data,
             queue=True,
         )
@@ -288,10 +292,10 @@ class Loop(QObject):
 
         def job() -> Iterator[Any]:
             try:
-                yield score_version(project, model_id)
+                yield score_version(project, model_id, self.predictions)
             except EvaluationError as exc:
                 yield f"No evaluation: {exc}."
-            yield gather_review(project, model_id)
+            yield gather_review(project, model_id, self.predictions)
 
         self._run_job("Scoring the new version…", job, self._show_analysis)
 
@@ -355,6 +359,7 @@ class Loop(QObject):
 
     # --- keeping up with the session ------------------------------------------------------------
     def _on_project_opened(self) -> None:
+        self.predictions.clear()
         self.refresh_models()
         self.evaluation_view.clear()
         self.review_panel.set_data(None)
@@ -370,7 +375,7 @@ class Loop(QObject):
             return
         self._run_job(
             "Rebuilding the review queue…",
-            lambda: iter([gather_review(project, model_id)]),
+            lambda: iter([gather_review(project, model_id, self.predictions)]),
             self.review_panel.set_data,
         )
 
