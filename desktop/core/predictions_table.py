@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, is_dataclass
 
 from desktop.core.errors import InvalidAction
-from desktop.core.labelling import class_key
+from desktop.core.labels_table import class_key
 from desktop.core.meta_table import CURRENT_MODEL, read_meta, write_meta
 from desktop.core.records import ModelRecord, PredictionRow
 from desktop.core.stored_paths import from_db, to_db

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from desktop.core import labelling
+from desktop.core import labels_table
 from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
 
@@ -51,7 +51,7 @@ def decide(
     """Label the image ``class_id`` as the user's own and remember the answer, both in
     ``changes`` (one undoable action); returns the action's text."""
     check_decision(decision)
-    name = labelling.set_labels(changes, [image_id], class_id, "user")
+    name = labels_table.set_labels(changes, [image_id], class_id, "user")
     changes.put(
         "review_decisions",
         image_id,

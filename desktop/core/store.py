@@ -24,7 +24,7 @@ from desktop.core import (
     history,
     identity_table,
     images_table,
-    labelling,
+    labels_table,
     meta_table,
     near_duplicates,
     predictions_table,
@@ -479,62 +479,62 @@ class Project:
     def classes(self) -> list[ClassRecord]:
         """All classes in their user order; number keys follow from names and order (class_keys)."""
         with self._reading() as conn:
-            return labelling.classes(conn)
+            return labels_table.classes(conn)
 
     def class_by_name(self, name: str) -> ClassRecord | None:
         """The class with this name (case-insensitive), or None."""
         with self._reading() as conn:
-            return labelling.class_by_name(conn, name)
+            return labels_table.class_by_name(conn, name)
 
     def add_class(self, name: str, colour: str | None = None) -> Action:
         """Add a class at the end of the order; a colour is picked when none is given."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            record = labelling.add_class(changes, name, colour)
+            record = labels_table.add_class(changes, name, colour)
             return self._act(f"Add class {record.name}", changes)
 
     def add_classes(self, names: Sequence[str], text: str = "") -> Action:
         """Add several classes (a model's) as ONE undoable action; every name is checked before
         any is added, so one bad name changes nothing."""
-        cleaned = labelling.clean_names(names)
+        cleaned = labels_table.clean_names(names)
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            known = labelling.classes_by_key(conn)  # one scan for all, not one per class
+            known = labels_table.classes_by_key(conn)  # one scan for all, not one per class
             for name in cleaned:
-                labelling.add_class(changes, name, known=known)
+                labels_table.add_class(changes, name, known=known)
             return self._act(text or f"Add {_n(len(cleaned), 'class')}", changes)
 
     def rename_class(self, class_id: int, name: str) -> Action:
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            old, new = labelling.rename_class(changes, class_id, name)
+            old, new = labels_table.rename_class(changes, class_id, name)
             return self._act(f"Rename class {old} to {new}", changes)
 
     def recolour_class(self, class_id: int, colour: str) -> Action:
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name = labelling.recolour_class(changes, class_id, colour)
+            name = labels_table.recolour_class(changes, class_id, colour)
             return self._act(f"Recolour class {name}", changes)
 
     def merge_classes(self, source_id: int, target_id: int) -> Action:
         """Move every label of ``source`` to ``target`` and remove ``source``."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            source, target, moved = labelling.merge_classes(changes, source_id, target_id)
+            source, target, moved = labels_table.merge_classes(changes, source_id, target_id)
             return self._act(f"Merge {source} into {target} ({_n(moved, 'image')})", changes)
 
     def delete_class(self, class_id: int) -> Action:
         """Remove a class; its images become unlabelled (undo brings both back)."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name, cleared = labelling.delete_class(changes, class_id)
+            name, cleared = labels_table.delete_class(changes, class_id)
             return self._act(f"Delete class {name} ({_n(cleared, 'image')} unlabelled)", changes)
 
     def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
         """Set the class order (and so which class gets which key); must list every class once."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            labelling.reorder_classes(changes, ids_in_order)
+            labels_table.reorder_classes(changes, ids_in_order)
             return self._act("Reorder classes", changes)
 
     # ----------------------------------------------------------------- labels (undoable)
@@ -545,7 +545,7 @@ class Project:
         ids = list(dict.fromkeys(image_ids))
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name = labelling.set_labels(changes, ids, class_id, source)
+            name = labels_table.set_labels(changes, ids, class_id, source)
             if name is None:
                 text = f"Clear the label of {_n(len(ids), 'image')}"
             else:
@@ -560,7 +560,7 @@ class Project:
             if model_id is None:
                 raise InvalidAction("There are no predictions to accept: open a model first.")
             changes = history.ChangeSet(conn)
-            n = labelling.accept_predictions(changes, ids, model_id)
+            n = labels_table.accept_predictions(changes, ids, model_id)
             return self._act(f"Accept {_n(n, 'prediction')}", changes)
 
     def import_labels(
@@ -589,13 +589,13 @@ class Project:
         try:
             with self._writing() as conn:
                 changes = history.ChangeSet(conn)
-                summary = labelling.import_labels(
+                summary = labels_table.import_labels(
                     changes, rows, create_classes, add_new_images, within
                 )
                 if dry_run:
                     raise _DryRunDone(summary)
                 if changes.changes:
-                    summary = labelling.with_action(summary, self._act(text, changes))
+                    summary = labels_table.with_action(summary, self._act(text, changes))
                 return summary
         except _DryRunDone as done:
             return done.summary
