@@ -6,6 +6,13 @@ a crash or power cut), undo lives in the file (see ``history``), and one process
 (a ``<project>.lock`` file lock; a second window gets ProjectLocked and can open read-only).
 
 A Project may be shared between threads: every call holds one re-entrant lock.
+
+``Project`` is a thin transaction facade: each public method opens its read or write transaction
+and calls a function of the table module that knows that table (``images_table``,
+``identity_table``, ``labels_table``, ``predictions_table``, ``duplicates``, ``review_decisions``,
+``queries``, ``history``, ``meta_table``). Those take a connection (or a ``history.ChangeSet``) and
+never commit, so a method can combine two of them in one transaction and a test can call them on
+any connection. Opening the file safely is ``connection.py``'s.
 """
 
 from __future__ import annotations
