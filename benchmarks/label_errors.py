@@ -175,14 +175,15 @@ class (32 px). Means over 3 seeds of planting. The head's settings (C, PCA size,
 rows, the 50/50 blend with a leave-one-out vote of 30 cosine neighbours) and the default variant
 were chosen on 5,000 further training images no model saw (`--images tune`), not on these.
 "low_self_confidence" is cleanlab's filter of that name written from its description: the N least
-self-confident images, N = the uncalibrated confident joint's off-diagonal images the argmax also
-disputes; on the tuning images (10 % uniform, 2 seeds) it flagged 728-838 of 5,000 at precision
-0.57-0.65, recall 0.943-0.948, where prune_by_class flagged 956-1,088 at 0.44-0.50, recall
-0.955-0.959. The old queue is the code before issue 13 (off-diagonal of the uncalibrated confident
-joint, C=1 heads on raw embeddings, ranked by margin); it ran for seed 0 only (its 1,280-wide
-heads take minutes here). "review s" is wall time on a 2-core machine shared with other jobs
-(load average at the end of this run: {load}), so compare the methods within a row group,
-not across groups.
+self-confident images the argmax disputes. N lies a third of the way from the uncalibrated
+confident joint's off-diagonal count (cleanlab's default; the argmax must also dispute) to the
+calibrated one: on the tuning images (10 % uniform, 3 seeds) the uncalibrated count gave precision
+0.631-0.636 at recall 0.949-0.951, the geometric mean of the two counts 0.558-0.566 at 0.962-0.965,
+a third of the way 0.579-0.585 at 0.959-0.960. The old queue is the code before issue 13
+(off-diagonal of the uncalibrated confident joint, C=1 heads on raw embeddings, ranked by margin);
+it ran for seed 0 only (its 1,280-wide heads take minutes here). "review s" is wall time on a
+2-core machine shared with other jobs (load average at the end of this run: {load}), so compare the
+methods within a row group, not across groups.
 Both embeddings are weak (out-of-fold accuracy about 0.81 on clean labels), which bounds the
 precision of any method: on clean labels the same heads put about 12 % of all images off the
 diagonal, and the per-class noise estimate carries that confusion (noise MAE).

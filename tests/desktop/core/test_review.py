@@ -13,6 +13,7 @@ from desktop.core.confident_learning import (
     find_label_issues,
     label_quality,
     per_class_thresholds,
+    self_confidence_count,
     suggestion_for,
 )
 from desktop.core.out_of_fold import neighbour_votes, out_of_fold_probabilities
@@ -122,6 +123,19 @@ def test_calibration_rescales_rows_to_the_label_counts() -> None:
     assert calibrated.sum() == len(labels)
 
 
+def test_self_confidence_count_lies_a_third_of_the_way_to_the_calibrated_count() -> None:
+    # Labels 0,0,0,1,1,1: row 1 is confidently 1 (uncalibrated off-diagonal, argmax agrees);
+    # calibration moves three more images of class 1 off the diagonal.
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    suggested = np.array([0, 1, -1, 1, 0, -1])
+    disputed = np.array([False, True, True, False, True, True])
+    joint = np.array([[2.0, 1.0], [3.0, 0.0]])  # 4 off the diagonal
+    # Uncalibrated: rows 1 and 4 (confident elsewhere, argmax disputes) = 2; calibrated 4.
+    assert self_confidence_count(disputed, labels, suggested, joint) == 2 + round(2 / 3)
+    # Never fewer than the uncalibrated count, even when calibration puts fewer off-diagonal.
+    assert self_confidence_count(disputed, labels, suggested, np.diag([3.0, 3.0])) == 2
+
+
 def test_pruning_variants_by_hand() -> None:
     probs = np.array(
         [
@@ -140,8 +154,9 @@ def test_pruning_variants_by_hand() -> None:
     assert found["prune_by_class"] == [4, 7]  # the lowest self-confidence, n_i - C_ii per class
     assert found["both"] == [7]
     assert found["off_diagonal"] == [3, 7]
-    # Two off-diagonal images the argmax disputes (3 and 7), so the two least self-confident of
-    # those whose argmax is not their label: row 4 (p_0 = 0.05), then row 3 (p_0 = 0.1).
+    # Two off-diagonal images the argmax disputes (3 and 7), and two off the calibrated diagonal,
+    # so the two least self-confident of those whose argmax is not their label: row 4 (p_0 =
+    # 0.05), then row 3 (p_0 = 0.1).
     assert found["low_self_confidence"] == [4, 3]
     by_class = find_label_issues(probs, labels, "prune_by_class")
     np.testing.assert_allclose(by_class.noise_rates, [1 / 5, 1 / 3, 0])
