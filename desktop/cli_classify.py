@@ -19,7 +19,7 @@ from typing import TextIO
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
 from desktop.core.csv_cells import neutralise
 from desktop.core.csv_io import format_topk
-from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSession, open_session
+from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelRunner, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import Skipped
 from desktop.core.scanner import scan_all
@@ -208,7 +208,7 @@ def check_output(out: Path) -> Path:
 
 
 def write_predictions(
-    session: ModelSession,
+    session: ModelRunner,
     files: Sequence[Path],
     out: Path,
     options: ClassifyOptions,

@@ -29,7 +29,7 @@ from desktop.core.classify import ClassifyError, ClassifyOptions, classify_image
 from desktop.core.csv_cells import neutralise
 from desktop.core.csv_io import read_label_csv
 from desktop.core.errors import CsvError
-from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelSession, open_session
+from desktop.core.inference import PROVIDER_CHOICES, InferenceError, ModelRunner, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import PredictionRow
 from desktop.core.review import ReviewError, ReviewResult, path_order, review_queue
@@ -143,7 +143,7 @@ def _csv_labels(path: Path) -> list[tuple[str, str]]:
 
 
 def review_files(
-    session: ModelSession, labelled: Sequence[tuple[str, str]], options: ClassifyOptions
+    session: ModelRunner, labelled: Sequence[tuple[str, str]], options: ClassifyOptions
 ) -> tuple[ReviewResult, list[str]]:
     """Embed the images, then review them in path order; unreadable ones are left out."""
     paths = [path for path, _ in labelled]

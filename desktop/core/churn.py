@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from desktop.core.prediction_cache import PredictionCache
 from desktop.core.version_data import label_names, predicted_names
 
 if TYPE_CHECKING:
@@ -60,10 +61,16 @@ def prediction_churn(
     return Churn(frozenset(fixed), frozenset(broken), frozenset(changed), len(both))
 
 
-def churn_between(project: Project, old_model_id: int, new_model_id: int) -> Churn:
-    """Churn from one stored version to another, against the user's current labels."""
+def churn_between(
+    project: Project, old_model_id: int, new_model_id: int, cache: PredictionCache | None = None
+) -> Churn:
+    """Churn from one stored version to another, against the user's current labels.
+
+    With a ``cache`` (holding the new version for the steps before) only the old version's class
+    indices are read, not its embeddings."""
+    new_rows = cache.predictions(project, new_model_id) if cache is not None else None
     return prediction_churn(
         predicted_names(project, old_model_id),
-        predicted_names(project, new_model_id),
+        predicted_names(project, new_model_id, new_rows),
         label_names(project),
     )

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from desktop.core.inference import ModelSession
+from desktop.core.inference import ModelRunner
 from desktop.core.onnx_head import Head, HeadGraphError, load_model, read_head
 from trainer.contract import FEATURE_MAP_OUTPUT, INPUT_NAME, PROBS_OUTPUT, decode_for_model
 
@@ -80,7 +80,7 @@ def upsample(cam01: np.ndarray, width: int, height: int) -> np.ndarray:
 class HeatMapper:
     """Class maps from an open model session; the head comes from the same model file."""
 
-    def __init__(self, model: ModelSession) -> None:
+    def __init__(self, model: ModelRunner) -> None:
         outputs = {output.name for output in model.session.get_outputs()}
         if FEATURE_MAP_OUTPUT not in outputs:
             raise HeatMapError(NO_HEAT_MAP)

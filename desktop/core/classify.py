@@ -29,7 +29,7 @@ from desktop.core.worker_life import start_worker
 from trainer.contract import UnreadableImage, decode_for_model
 
 if TYPE_CHECKING:  # the workers import this module; keep ONNX Runtime out of them
-    from desktop.core.inference import ModelSession
+    from desktop.core.inference import ModelRunner
 
 K = TypeVar("K")
 PathLike = str | os.PathLike[str]
@@ -107,7 +107,7 @@ class _Decoded:
 
 
 def classify_images(
-    session: ModelSession,
+    session: ModelRunner,
     items: Iterable[tuple[K, PathLike]],
     options: ClassifyOptions | None = None,
     cancel: Cancel = None,
@@ -147,7 +147,7 @@ def classify_images(
 
 
 @contextmanager
-def _interrupted_on_cancel(session: ModelSession, cancel: Cancel) -> Iterator[None]:
+def _interrupted_on_cancel(session: ModelRunner, cancel: Cancel) -> Iterator[None]:
     """While a batch runs, a cancel stops it at once (ONNX Runtime's terminate flag) instead of
     after the batch, however long the model takes."""
     if cancel is None:
@@ -169,7 +169,7 @@ def _interrupted_on_cancel(session: ModelSession, cancel: Cancel) -> Iterator[No
         watcher.join()
 
 
-def default_batch_size(session: ModelSession) -> int:
+def default_batch_size(session: ModelRunner) -> int:
     """8 on CPU, 32 on a GPU.
 
     On CPU a batch of 8 is as fast per image as 32 (EfficientNet-Lite0 at 224 px: 32-34 img/s
@@ -329,7 +329,7 @@ class _Batcher(Generic[K]):
 
 
 def predict_batch(
-    session: ModelSession,
+    session: ModelRunner,
     keys: list[K],
     pixels: np.ndarray,
     errors: list[ImageError[K]],

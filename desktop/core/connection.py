@@ -14,7 +14,8 @@ from typing import TypeVar
 import filelock
 
 from desktop.core.errors import ProjectError, ProjectLocked, ReadOnlyProject
-from desktop.core.schema import migrate
+from desktop.core.project_check import check_project_file
+from desktop.core.schema import SCHEMA_VERSION, inspect_version, migrate
 
 T = TypeVar("T")
 IN_CHUNK = 900
@@ -100,3 +101,61 @@ def translate(exc: sqlite3.Error, path: Path) -> ProjectError:
             f"{path.name} is busy in another process; nothing was changed. Try again."
         )
     return ProjectError(f"Could not save to {path.name} ({message}). Nothing was changed.")
+
+
+def open_writable(path: Path) -> tuple[sqlite3.Connection, filelock.BaseFileLock]:
+    """The writer lock and a connection to ``path``, upgraded to the current schema.
+
+    A foreign file is checked before anything writes, so it stays as it was when refused.
+    """
+    lock = acquire_lock(path)
+    try:
+        conn = connect(path, uri=False)
+        try:
+            version = inspect_version(conn, path)
+            if version > 0:  # before anything writes: a foreign file stays as it was
+                check_project_file(conn, version, path)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            if version < SCHEMA_VERSION:
+                migrate_or_explain(conn, version, path)
+        except BaseException:
+            conn.close()
+            raise
+    except BaseException:
+        lock.release()
+        raise
+    return conn, lock
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A query-only connection to an existing, current project file."""
+    if not path.is_file():
+        raise ProjectError(f"{path} does not exist (moved or deleted?).")
+    conn = None
+    try:
+        try:
+            conn = connect(path, uri=True, mode="ro")
+            version = inspect_version(conn, path)
+        except sqlite3.OperationalError:
+            # No write access to the folder for WAL's shared-memory file: read it as a snapshot.
+            if conn is not None:
+                conn.close()
+            conn = connect(path, uri=True, mode="ro", immutable=True)
+            version = inspect_version(conn, path)
+        if version < SCHEMA_VERSION:
+            raise ProjectError(
+                f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
+                "can be read; open it once for writing."
+            )
+        check_project_file(conn, version, path)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise ProjectError(f"Could not read {path.name}: {exc}.") from exc
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    return conn

@@ -13,10 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from desktop.core import history
 from desktop.core.errors import InvalidAction
 from desktop.core.history import ChangeSet
-from desktop.core.records import Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,37 +138,13 @@ def keep_one(changes: ChangeSet, group: DuplicateGroup, kept_id: int) -> int:
     return len(afters) - 1
 
 
-class DuplicatesMixin:
-    """Duplicate-group methods of Project (see store.py for ``_reading``/``_writing``)."""
-
-    def duplicate_groups(
-        self, extra: Iterable[Sequence[int]] | None = None
-    ) -> list[DuplicateGroup]:
-        """Groups of copies: same content, merged with ``extra`` groups of near copies (by
-        default the project's own, see near_duplicates.py)."""
-        if extra is None:
-            extra = self.near_duplicates_for_split()
-        with self._reading() as conn:
-            return duplicate_groups(conn, extra)
-
-    def keep_one(self, image_id: int, extra: Iterable[Sequence[int]] | None = None) -> Action:
-        """Keep this copy and mark the others of its group "duplicate" (undoable; the files are
-        never touched; marked copies are left out of training). Groups as ``duplicate_groups``."""
-        if extra is None:
-            extra = self.near_duplicates_for_split()
-        extra = [list(group) for group in extra]
-        with self._writing() as conn:
-            group = next(
-                (g for g in duplicate_groups(conn, extra) if image_id in g.image_ids), None
-            )
-            if group is None:
-                raise InvalidAction("This image has no copies in the project.")
-            changes = history.ChangeSet(conn)
-            n = keep_one(changes, group, image_id)
-            text = f"Keep one of {n + 1} copies, mark {n} duplicate" + ("s" if n != 1 else "")
-            return self._act(text, changes)
-
-    def locked_splits(self) -> dict[int, str]:
-        """image id -> the split an old version trained it in (kept; see splits_lock.py)."""
-        with self._reading() as conn:
-            return dict(conn.execute("SELECT image_id, split FROM locked_splits"))
+def keep_copy(changes: ChangeSet, image_id: int, extra: Iterable[Sequence[int]]) -> str:
+    """Keep ``image_id`` and mark the other members of its group (exact copies merged with
+    ``extra``) duplicates; returns the undoable action's text."""
+    group = next(
+        (g for g in duplicate_groups(changes.conn, extra) if image_id in g.image_ids), None
+    )
+    if group is None:
+        raise InvalidAction("This image has no copies in the project.")
+    n = keep_one(changes, group, image_id)
+    return f"Keep one of {n + 1} copies, mark {n} duplicate" + ("s" if n != 1 else "")

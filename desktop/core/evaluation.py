@@ -23,8 +23,15 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from desktop.core.version_data import label_names, predicted_names
+from desktop.core.prediction_cache import PredictionCache, predictions_of
+from desktop.core.version_data import (
+    VersionDataError,
+    label_names,
+    predicted_names,
+    split_image_ids,
+)
 from trainer.calibration import ReliabilityBin, reliability_from, table_ece
+from trainer.run_folder import HISTORY_FILE
 
 if TYPE_CHECKING:
     from desktop.core.store import Project
@@ -143,7 +150,10 @@ def evaluation_from_report(report: Mapping) -> Evaluation:
 
 
 def evaluate_version(
-    project: Project, model_id: int, image_ids: Sequence[int] | None = None
+    project: Project,
+    model_id: int,
+    image_ids: Sequence[int] | None = None,
+    cache: PredictionCache | None = None,
 ) -> Evaluation:
     """A stored version scored against the user's current labels, on ``image_ids`` if given.
 
@@ -151,7 +161,7 @@ def evaluate_version(
     same locked test images; the cells then hold image ids for the grid filter.
     """
     labels = label_names(project)
-    rows = project.predictions(model_id)
+    rows = predictions_of(project, model_id, cache)
     predicted = predicted_names(project, model_id, rows)
     scope = labels.keys() if image_ids is None else set(image_ids) & labels.keys()
     ids = sorted(i for i in scope if i in predicted)
@@ -163,6 +173,39 @@ def evaluate_version(
         np.array(true, dtype=object) == np.array(guessed, dtype=object),
     )
     return replace(evaluation, reliability=tuple(table))
+
+
+@dataclass(frozen=True)
+class VersionScore:
+    """One version's evaluation, what it was scored on, and its run's history (if any)."""
+
+    model_id: int
+    evaluation: Evaluation
+    scope: str
+    history: Path | None
+
+
+def score_version(
+    project: Project, model_id: int, cache: PredictionCache | None = None
+) -> VersionScore:
+    """Evaluate a version on its test split, or on every labelled image when it has none.
+
+    Raises EvaluationError when nothing can be scored (no predictions for labelled images).
+    """
+    record = project.model(model_id)
+    try:
+        test_ids = split_image_ids(project, model_id, "test")
+    except VersionDataError:
+        test_ids = None
+    evaluation = evaluate_version(project, model_id, test_ids, cache)
+    n = int(evaluation.confusion.sum())
+    if test_ids is None:
+        scope = f"all {n:,} labelled images (this version has no test split)"
+    else:
+        scope = f"the locked test split ({n:,} labelled images)"
+    run_dir = record.metrics.get("run_dir")
+    history = Path(run_dir) / HISTORY_FILE if isinstance(run_dir, str) else None
+    return VersionScore(model_id, evaluation, scope, history)
 
 
 def metrics_summary(evaluation: Evaluation) -> dict[str, float]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from desktop.core.cancel import Cancel, is_cancelled
 from desktop.core.errors import ExportError
-from desktop.core.labelling import class_key
+from desktop.core.labels_table import class_key
 from desktop.core.records import ExportSummary, Skipped
 from desktop.core.safe_copy import Folder, UnsafeSource
 

@@ -38,89 +38,81 @@ _USER_DATA = (
 )
 
 
-class IdentityMixin:
-    """Content-key methods of Project (see store.py for ``_reading``/``_writing``)."""
+def images_without_key(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """(id, path) of images not yet keyed whose file was there when last seen."""
+    rows = conn.execute(
+        "SELECT id, path FROM images WHERE content_key IS NULL AND status != 'missing' ORDER BY id"
+    ).fetchall()
+    return rows_with_path(rows)
 
-    def images_without_key(self) -> list[tuple[int, str]]:
-        """(id, path) of images not yet keyed whose file was there when last seen."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id, path FROM images WHERE content_key IS NULL AND status != 'missing' "
-                "ORDER BY id"
-            ).fetchall()
-        return rows_with_path(rows)
 
-    def set_content_keys(self, rows: Iterable[tuple[int, str]]) -> None:
-        """Store (id, content key) pairs computed behind the scan."""
-        with self._writing() as conn:
-            conn.executemany(
-                "UPDATE images SET content_key = ?2 WHERE id = ?1", [(i, k) for i, k in rows]
-            )
+def set_content_keys(conn: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
+    """Store (id, content key) pairs computed behind the scan."""
+    conn.executemany("UPDATE images SET content_key = ?2 WHERE id = ?1", [(i, k) for i, k in rows])
 
-    def content_key(self, image_id: int) -> str | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT content_key FROM images WHERE id = ?", (image_id,)
-            ).fetchone()
-        return row[0] if row else None
 
-    def image_ids_by_content(self, keys: Sequence[str]) -> dict[str, list[int]]:
-        """key -> ids of the images with that content (several when there are copies)."""
-        found: dict[str, list[int]] = defaultdict(list)
-        with self._reading() as conn:
-            for chunk, marks in in_chunks(list(keys)):
-                rows = conn.execute(
-                    f"SELECT content_key, id FROM images WHERE content_key IN ({marks}) "
-                    "ORDER BY id",
-                    chunk,
-                )
-                for key, image_id in rows:
-                    found[key].append(image_id)
-        return dict(found)
+def content_key(conn: sqlite3.Connection, image_id: int) -> str | None:
+    row = conn.execute("SELECT content_key FROM images WHERE id = ?", (image_id,)).fetchone()
+    return row[0] if row else None
 
-    def take_over_moved(self) -> list[Relinked]:
-        """Let each missing image take over a newer row with the same content, and say which.
 
-        The newer row is the moved or renamed file as the scan found it; when it carries no user
-        data it is folded into the missing image, which keeps its id and so its labels, history,
-        predictions and split. Pairs are made per key in id order (two moved copies of one photo
-        take over two rows).
-        """
-        with self._writing() as conn:
-            pairs = _moved_pairs(conn)
-            return [done for old, new in pairs if (done := _absorb(conn, old, new)) is not None]
+def image_ids_by_content(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, list[int]]:
+    """key -> ids of the images with that content (several when there are copies)."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for chunk, marks in in_chunks(list(keys)):
+        rows = conn.execute(
+            f"SELECT content_key, id FROM images WHERE content_key IN ({marks}) ORDER BY id",
+            chunk,
+        )
+        for key, image_id in rows:
+            found[key].append(image_id)
+    return dict(found)
 
-    def relink(self, moves: Sequence[tuple[int, str]]) -> list[Relinked]:
-        """Point images at the files the user located (Locate Folder…): (image id, new path).
 
-        A new path the project already knows as another row is absorbed when that row holds no
-        user data, and skipped otherwise (it stays a separate image, a duplicate of this one).
-        """
-        done: list[Relinked] = []
-        with self._writing() as conn:
-            known = dict(ids_by_path(conn, [path for _, path in moves]))
-            busy = _user_data_ids(conn, list(known.values()))
-            for image_id, path in moves:
-                other = known.get(path)
-                if other == image_id or other in busy:
-                    continue
-                if other is not None:
-                    if (absorbed := _absorb(conn, image_id, other)) is not None:
-                        done.append(absorbed)
-                elif _point_at(conn, image_id, path):
-                    done.append(Relinked(image_id, path, None))
-        return done
+def take_over_moved(conn: sqlite3.Connection) -> list[Relinked]:
+    """Let each missing image take over a newer row with the same content, and say which.
 
-    def missing_under(self, folder: str) -> list[tuple[int, str, int | None, str | None]]:
-        """(id, path, size, content key) of missing images below ``folder``."""
-        prefix = os.path.join(os.path.abspath(folder), "")
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id, path, size, content_key FROM images WHERE status = 'missing' "
-                "AND substr(path, 1, ?) = ? ORDER BY id",
-                (len(prefix), prefix),
-            ).fetchall()
-        return rows_with_path(rows)
+    The newer row is the moved or renamed file as the scan found it; when it carries no user
+    data it is folded into the missing image, which keeps its id and so its labels, history,
+    predictions and split. Pairs are made per key in id order (two moved copies of one photo
+    take over two rows).
+    """
+    pairs = _moved_pairs(conn)
+    return [done for old, new in pairs if (done := _absorb(conn, old, new)) is not None]
+
+
+def relink(conn: sqlite3.Connection, moves: Sequence[tuple[int, str]]) -> list[Relinked]:
+    """Point images at the files the user located (Locate Folder…): (image id, new path).
+
+    A new path the project already knows as another row is absorbed when that row holds no
+    user data, and skipped otherwise (it stays a separate image, a duplicate of this one).
+    """
+    done: list[Relinked] = []
+    known = dict(ids_by_path(conn, [path for _, path in moves]))
+    busy = _user_data_ids(conn, list(known.values()))
+    for image_id, path in moves:
+        other = known.get(path)
+        if other == image_id or other in busy:
+            continue
+        if other is not None:
+            if (absorbed := _absorb(conn, image_id, other)) is not None:
+                done.append(absorbed)
+        elif _point_at(conn, image_id, path):
+            done.append(Relinked(image_id, path, None))
+    return done
+
+
+def missing_under(
+    conn: sqlite3.Connection, folder: str
+) -> list[tuple[int, str, int | None, str | None]]:
+    """(id, path, size, content key) of missing images below ``folder``."""
+    prefix = os.path.join(os.path.abspath(folder), "")
+    rows = conn.execute(
+        "SELECT id, path, size, content_key FROM images WHERE status = 'missing' "
+        "AND substr(path, 1, ?) = ? ORDER BY id",
+        (len(prefix), prefix),
+    ).fetchall()
+    return rows_with_path(rows)
 
 
 def _moved_pairs(conn: sqlite3.Connection) -> list[tuple[int, int]]:

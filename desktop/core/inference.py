@@ -68,8 +68,10 @@ class ProviderReport:
 
 
 @dataclass
-class ModelSession:
-    """An open session for a checked model; ``run`` turns a batch of pixels into predictions."""
+class ModelRunner:
+    """A checked model open in ONNX Runtime; ``run`` turns a batch of pixels into predictions.
+
+    Not the app's ``Session`` (the open project, desktop/ui/session.py): this one runs a model."""
 
     model: ModelFile
     session: ort.InferenceSession
@@ -143,7 +145,7 @@ def open_session(
     *,
     threads: int | None = None,
     spinning: bool = False,
-) -> ModelSession:
+) -> ModelRunner:
     """Open ``model`` on the best provider allowed by ``provider`` and report what really runs.
 
     ``spinning=False`` stops ORT's idle threads from busy-waiting, which would steal the cores
@@ -156,11 +158,11 @@ def open_session(
     options = session_options(threads=threads, spinning=spinning)
     if provider == "cpu":
         session = _create(model, options, [_CPU])
-        return ModelSession(model, session, ProviderReport(CPU, "CPU was chosen"))
+        return ModelRunner(model, session, ProviderReport(CPU, "CPU was chosen"))
     unusable = cuda_unavailable_reason()
     if unusable:
         session = _create(model, options, [_CPU])
-        return ModelSession(model, session, ProviderReport(CPU, unusable))
+        return ModelRunner(model, session, ProviderReport(CPU, unusable))
     hint = _preload_cuda_libraries()
     ort.set_default_logger_severity(_SILENT)
     try:
@@ -168,10 +170,10 @@ def open_session(
     finally:
         ort.set_default_logger_severity(_ERRORS_ONLY)
     if session.get_providers()[0] == _CUDA:
-        return ModelSession(model, session, ProviderReport(GPU), io_binding=True)
+        return ModelRunner(model, session, ProviderReport(GPU), io_binding=True)
     reason = "the CUDA provider failed to load"
     reason += f" ({hint})" if hint else " (CUDA 12/13 or cuDNN 9 libraries missing?)"
-    return ModelSession(model, session, ProviderReport(CPU, reason))
+    return ModelRunner(model, session, ProviderReport(CPU, reason))
 
 
 def session_options(*, threads: int | None = None, spinning: bool = False) -> ort.SessionOptions:

@@ -27,6 +27,7 @@ the smallest of faiss-cpu/hnswlib/usearch) would replace ``nearest_others`` behi
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -137,41 +138,11 @@ def project_near_duplicates(
     return near_duplicate_groups(ids, np.stack(rows), threshold, cancel)
 
 
-class NearDuplicatesMixin:
-    """Near-duplicate groups of Project (see store.py for ``_reading``), remembered until the
-    current model's embeddings change, so the Duplicates view, Keep This Copy and the training
-    manifest see the same groups and only the first of them pays for the search."""
-
-    _near_cache: tuple[tuple[object, ...], list[list[int]]] | None = None
-
-    def near_duplicates(
-        self, threshold: float = DEFAULT_THRESHOLD, cancel: Cancel = None
-    ) -> list[list[int]]:
-        """Groups of near copies among the images the current model has classified (none
-        without a model). Raises ``NearDuplicatesError`` if the cached embeddings cannot be
-        compared, ``Interrupted`` if cancelled."""
-        model_id = self.current_model_id()
-        if model_id is None:
-            return []
-        with self._reading() as conn:  # what changes when images are (re)classified by it
-            stamp = conn.execute(
-                "SELECT count(*), total(image_id), total(confidence), total(margin) "
-                "FROM predictions "
-                "WHERE model_id = ? AND embedding IS NOT NULL",
-                (model_id,),
-            ).fetchone()
-        key = (model_id, threshold, *stamp)
-        cached = self._near_cache
-        if cached is None or cached[0] != key:
-            groups = project_near_duplicates(self, model_id, threshold, cancel)  # type: ignore[arg-type]
-            self._near_cache = cached = (key, groups)
-        return [list(group) for group in cached[1]]
-
-    def near_duplicates_for_split(self) -> list[list[int]]:
-        """``near_duplicates()``, or none when they cannot be compared (logged): the split then
-        falls back to exact copies rather than refusing to train."""
-        try:
-            return self.near_duplicates()
-        except NearDuplicatesError as exc:
-            log.warning("near-duplicates left out of the split: %s", exc)
-            return []
+def embeddings_stamp(conn: sqlite3.Connection, model_id: int) -> tuple[object, ...]:
+    """What changes when images are (re)classified by ``model_id``: the key under which the
+    project remembers its groups, so only the first caller pays for the search."""
+    return conn.execute(
+        "SELECT count(*), total(image_id), total(confidence), total(margin) FROM predictions "
+        "WHERE model_id = ? AND embedding IS NOT NULL",
+        (model_id,),
+    ).fetchone()

@@ -1,4 +1,4 @@
-"""Models registered in a project and the predictions each made.
+"""The models and predictions tables: models registered in a project and what each predicted.
 
 Predictions keep the MODEL's class index; ``model_class_ids`` maps it to the project's class and
 ``version_class_names`` to the name the user sees, the one mapping the grid, preview, exports,
@@ -17,172 +17,142 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, is_dataclass
 
 from desktop.core.errors import InvalidAction
-from desktop.core.labelling import class_key
+from desktop.core.labels_table import class_key
+from desktop.core.meta_table import CURRENT_MODEL, read_meta, write_meta
 from desktop.core.records import ModelRecord, PredictionRow
 from desktop.core.stored_paths import from_db, to_db
 
 
-class PredictionsMixin:
-    """Model and prediction methods of Project (see store.py for ``_reading``/``_writing``)."""
+def checked_info(info: object) -> dict:
+    """A model's information (ModelInfo or a dict) as a dict, refused without class names."""
+    info_dict = asdict(info) if is_dataclass(info) else dict(info)  # type: ignore[arg-type]
+    names = info_dict.get("classes")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InvalidAction("The model's information has no list of class names.")
+    return info_dict
 
-    def add_model(
-        self,
-        path: str | os.PathLike[str],
-        info: object,
-        metrics: dict | None = None,
-        n_labels: int = 0,
-    ) -> int:
-        """Register a model file (ModelInfo or a dict with ``classes``) and make it current."""
-        info_dict = asdict(info) if is_dataclass(info) else dict(info)  # type: ignore[arg-type]
-        names = info_dict.get("classes")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise InvalidAction("The model's information has no list of class names.")
-        with self._writing() as conn:
-            model_id = conn.execute(
-                "INSERT INTO models (path, info, metrics, created, n_labels) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    to_db(os.path.abspath(os.fspath(path))),
-                    json.dumps(info_dict, sort_keys=True),
-                    json.dumps(metrics or {}, sort_keys=True),
-                    time.time(),
-                    int(n_labels),
-                ),
-            ).lastrowid
-            self._set_meta(conn, "current_model", str(model_id))
-            link_model_classes(conn, model_id)
-        return model_id
 
-    def models(self) -> list[ModelRecord]:
-        """Registered models, oldest first."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT id, path, info, metrics, created, n_labels FROM models ORDER BY id"
-            ).fetchall()
-        return [_model(row) for row in rows]
+def add_model(
+    conn: sqlite3.Connection,
+    path: str | os.PathLike[str],
+    info: dict,
+    metrics: dict | None,
+    n_labels: int,
+) -> int:
+    """Register a model file (``info`` from ``checked_info``) and make it current."""
+    model_id = conn.execute(
+        "INSERT INTO models (path, info, metrics, created, n_labels) VALUES (?, ?, ?, ?, ?)",
+        (
+            to_db(os.path.abspath(os.fspath(path))),
+            json.dumps(info, sort_keys=True),
+            json.dumps(metrics or {}, sort_keys=True),
+            time.time(),
+            int(n_labels),
+        ),
+    ).lastrowid
+    write_meta(conn, CURRENT_MODEL, str(model_id))
+    link_model_classes(conn, model_id)
+    return model_id
 
-    def model(self, model_id: int) -> ModelRecord:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT id, path, info, metrics, created, n_labels FROM models WHERE id = ?",
-                (model_id,),
-            ).fetchone()
-        if row is None:
-            raise InvalidAction(f"There is no model with id {model_id} in this project.")
-        return _model(row)
 
-    def current_model_id(self) -> int | None:
-        """The model whose predictions the grid shows (the newest added, unless changed)."""
-        value = self.meta("current_model")
-        return int(value) if value else None
+def models(conn: sqlite3.Connection) -> list[ModelRecord]:
+    """Registered models, oldest first."""
+    rows = conn.execute(
+        "SELECT id, path, info, metrics, created, n_labels FROM models ORDER BY id"
+    ).fetchall()
+    return [_model(row) for row in rows]
 
-    def set_current_model(self, model_id: int) -> None:
-        self.model(model_id)
-        with self._writing() as conn:
-            self._set_meta(conn, "current_model", str(model_id))
 
-    def model_class_ids(self, model_id: int | None = None) -> list[int | None]:
-        """For each of the model's class indices, the project's class id (None: no such class)."""
-        model_id = self._model_or_current(model_id)
-        if model_id is None:
-            return []
-        with self._reading() as conn:
-            return model_class_ids(conn, model_id)
+def model(conn: sqlite3.Connection, model_id: int) -> ModelRecord:
+    row = conn.execute(
+        "SELECT id, path, info, metrics, created, n_labels FROM models WHERE id = ?",
+        (model_id,),
+    ).fetchone()
+    if row is None:
+        raise InvalidAction(f"There is no model with id {model_id} in this project.")
+    return _model(row)
 
-    def version_class_names(self, model_id: int | None = None) -> list[str]:
-        """For each of the model's class indices, the name the user sees (see the module)."""
-        model_id = self._model_or_current(model_id)
-        if model_id is None:
-            return []
-        with self._reading() as conn:
-            return version_class_names(conn, model_id)
 
-    def set_predictions(
-        self, model_id: int, rows: Iterable[PredictionRow], batch_size: int = 2000
-    ) -> int:
-        """Store predictions (replacing older ones of this model); returns how many."""
-        n_classes = len(self.model(model_id).classes)
-        written = 0
-        batch: list[tuple] = []
-        for row in rows:
-            if not 0 <= row.class_index < n_classes:
-                raise InvalidAction(
-                    f"Prediction class index {row.class_index} is outside the model's "
-                    f"{n_classes} classes."
-                )
-            batch.append(_prediction_values(model_id, row))
-            if len(batch) >= batch_size:
-                written += self._write_predictions(batch)
-                batch = []
-        if batch:
-            written += self._write_predictions(batch)
-        return written
-
-    def relink_model_classes(self) -> None:
-        """Re-remember every model's class links, forgetting classes that were deleted.
-
-        Call after deleting, merging or undoing: a deleted class's id may be given to the next new
-        class, which must not inherit the old class's predictions.
-        """
-        with self._writing() as conn:
-            for (model_id,) in conn.execute("SELECT id FROM models").fetchall():
-                link_model_classes(conn, model_id)
-
-    def _write_predictions(self, batch: list[tuple]) -> int:
-        with self._writing() as conn:
-            link_model_classes(conn, batch[0][0])
-            conn.executemany(
-                "INSERT OR REPLACE INTO predictions (model_id, image_id, class_index, confidence, "
-                "margin, topk, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                batch,
+def prediction_batches(
+    rows: Iterable[PredictionRow], model_id: int, n_classes: int, batch_size: int
+) -> Iterator[list[tuple]]:
+    """Rows to store, in batches; a class index outside the model's classes is refused."""
+    batch: list[tuple] = []
+    for row in rows:
+        if not 0 <= row.class_index < n_classes:
+            raise InvalidAction(
+                f"Prediction class index {row.class_index} is outside the model's "
+                f"{n_classes} classes."
             )
-        return len(batch)
+        batch.append(_prediction_values(model_id, row))
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    def predictions(self, model_id: int | None = None) -> dict[int, PredictionRow]:
-        """All predictions of a model (default: current) by image id."""
-        model_id = self._model_or_current(model_id)
-        if model_id is None:
-            return {}
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
-                "WHERE model_id = ?",
-                (model_id,),
-            ).fetchall()
-        return {row[0]: _prediction(row) for row in rows}
 
-    def prediction(self, image_id: int, model_id: int | None = None) -> PredictionRow | None:
-        """One image's prediction by a model (default: current), for the top-k bars."""
-        model_id = self._model_or_current(model_id)
-        if model_id is None:
-            return None
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
-                "WHERE model_id = ? AND image_id = ?",
-                (model_id, image_id),
-            ).fetchone()
-        return _prediction(row) if row else None
+def write_predictions(conn: sqlite3.Connection, batch: list[tuple]) -> int:
+    """Store one batch from ``prediction_batches`` (replacing older ones); returns how many."""
+    link_model_classes(conn, batch[0][0])
+    conn.executemany(
+        "INSERT OR REPLACE INTO predictions (model_id, image_id, class_index, confidence, "
+        "margin, topk, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        batch,
+    )
+    return len(batch)
 
-    def unpredicted_image_ids(self, model_id: int | None = None) -> list[int]:
-        """Readable images the model has not classified yet ("Classify not yet predicted")."""
-        model_id = self._model_or_current(model_id)
-        with self._reading() as conn:
-            return [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM images WHERE status = 'ok' AND id NOT IN "
-                    "(SELECT image_id FROM predictions WHERE model_id = ?) ORDER BY id",
-                    (model_id if model_id is not None else -1,),
-                )
-            ]
 
-    def _model_or_current(self, model_id: int | None) -> int | None:
-        return model_id if model_id is not None else self.current_model_id()
+def relink_model_classes(conn: sqlite3.Connection) -> None:
+    """Re-remember every model's class links, forgetting classes that were deleted.
+
+    Call after deleting, merging or undoing: a deleted class's id may be given to the next new
+    class, which must not inherit the old class's predictions.
+    """
+    for (model_id,) in conn.execute("SELECT id FROM models").fetchall():
+        link_model_classes(conn, model_id)
+
+
+def predictions(conn: sqlite3.Connection, model_id: int) -> dict[int, PredictionRow]:
+    """All predictions of a model by image id."""
+    rows = conn.execute(
+        "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
+        "WHERE model_id = ?",
+        (model_id,),
+    ).fetchall()
+    return {row[0]: _prediction(row) for row in rows}
+
+
+def predicted_classes(conn: sqlite3.Connection, model_id: int) -> dict[int, int]:
+    """image id -> the model's class index, without the embeddings (a tenth of the bytes)."""
+    rows = conn.execute(
+        "SELECT image_id, class_index FROM predictions WHERE model_id = ?", (model_id,)
+    )
+    return dict(rows)
+
+
+def prediction(conn: sqlite3.Connection, image_id: int, model_id: int) -> PredictionRow | None:
+    """One image's prediction by a model, for the top-k bars."""
+    row = conn.execute(
+        "SELECT image_id, class_index, confidence, topk, embedding FROM predictions "
+        "WHERE model_id = ? AND image_id = ?",
+        (model_id, image_id),
+    ).fetchone()
+    return _prediction(row) if row else None
+
+
+def unpredicted_image_ids(conn: sqlite3.Connection, model_id: int | None) -> list[int]:
+    """Readable images the model has not classified yet ("Classify not yet predicted")."""
+    rows = conn.execute(
+        "SELECT id FROM images WHERE status = 'ok' AND id NOT IN "
+        "(SELECT image_id FROM predictions WHERE model_id = ?) ORDER BY id",
+        (model_id if model_id is not None else -1,),
+    )
+    return [row[0] for row in rows]
 
 
 def model_class_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]:
@@ -221,20 +191,15 @@ def model_class_names(conn: sqlite3.Connection, model_id: int) -> list[str]:
 def link_model_classes(conn: sqlite3.Connection, model_id: int) -> None:
     """Remember, by class id, which project class each model class means (in the caller's
     transaction), so a later rename does not disconnect the model from the class."""
-    value = json.dumps(model_class_ids(conn, model_id))
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (_link_key(model_id), value),
-    )
+    write_meta(conn, _link_key(model_id), json.dumps(model_class_ids(conn, model_id)))
 
 
 def _linked_ids(conn: sqlite3.Connection, model_id: int) -> list[int | None]:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (_link_key(model_id),)).fetchone()
-    if row is None:
+    value = read_meta(conn, _link_key(model_id))
+    if value is None:
         return []
     try:
-        ids = json.loads(row[0])
+        ids = json.loads(value)
     except ValueError:
         return []  # a damaged link only costs the rename memory; names still match
     if not isinstance(ids, list):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from itertools import starmap
 
 from desktop.core.duplicates import exact_groups, merge_groups
+from desktop.core.meta_table import current_model_id
 from desktop.core.predictions_table import model_class_ids, version_class_names
 from desktop.core.records import Counts, ImageRow
 from desktop.core.stored_paths import rows_with_path
@@ -31,97 +32,87 @@ _PER_IMAGE_TABLES = frozenset({"labels", "review_decisions"})
 """History tables keyed by image id: undoing them repaints only those images' tiles."""
 
 
-class QueriesMixin:
-    """Query methods of Project (see store.py for ``_reading``)."""
+def image_rows(
+    conn: sqlite3.Connection, model_id: int | None, ids: Iterable[int] | None = None
+) -> list[ImageRow]:
+    """One compact row per image, in the order added, with the model's prediction.
 
-    def image_rows(
-        self, model_id: int | None = None, *, ids: Iterable[int] | None = None
-    ) -> list[ImageRow]:
-        """One compact row per image, in the order added, with the model's prediction.
+    ``model_id`` defaults to the current model. With ``ids``, only those images (unknown ids
+    are ignored), so a label change reloads a few rows instead of 100,000. One joined query;
+    the model's class index becomes the project's class id and the name the user sees here
+    (``version_class_names``).
+    """
+    if model_id is None:
+        model_id = current_model_id(conn)
+    classes: list[list[object]] = []
+    if model_id is not None:
+        class_ids = model_class_ids(conn, model_id)
+        names = version_class_names(conn, model_id)
+        classes = [list(pair) for pair in zip(class_ids, names, strict=True)]
+    params: list[object] = [json.dumps(classes), -1 if model_id is None else model_id]
+    where = ""
+    if ids is not None:
+        where = "WHERE i.id IN (SELECT value FROM json_each(?)) "
+        params.append(json.dumps([int(i) for i in ids]))
+    rows = conn.execute(_ROWS_SQL + where + "ORDER BY i.id", params).fetchall()
+    return list(starmap(ImageRow, rows_with_path(rows)))
 
-        ``model_id`` defaults to the current model. With ``ids``, only those images (unknown ids
-        are ignored), so a label change reloads a few rows instead of 100,000. One joined query;
-        the model's class index becomes the project's class id and the name the user sees here
-        (``version_class_names``).
-        """
-        with self._reading() as conn:
-            if model_id is None:
-                model_id = self._current_model_id_in(conn)
-            classes: list[list[object]] = []
-            if model_id is not None:
-                class_ids = model_class_ids(conn, model_id)
-                names = version_class_names(conn, model_id)
-                classes = [list(pair) for pair in zip(class_ids, names, strict=True)]
-            params: list[object] = [json.dumps(classes), -1 if model_id is None else model_id]
-            where = ""
-            if ids is not None:
-                where = "WHERE i.id IN (SELECT value FROM json_each(?)) "
-                params.append(json.dumps([int(i) for i in ids]))
-            rows = conn.execute(_ROWS_SQL + where + "ORDER BY i.id", params).fetchall()
-        return list(starmap(ImageRow, rows_with_path(rows)))
 
-    def labels_touched_by(self, action_id: int) -> list[int] | None:
-        """Image ids whose label a history action changed; None if it changed classes too
-        (or is unknown), because then names and colours of any tile may have changed."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT tbl, key FROM history_changes WHERE action_id = ?", (action_id,)
-            ).fetchall()
-        if not rows or any(table not in _PER_IMAGE_TABLES for table, _ in rows):
-            return None
-        return list(dict.fromkeys(key for _, key in rows))
+def labels_touched_by(conn: sqlite3.Connection, action_id: int) -> list[int] | None:
+    """Image ids whose label a history action changed; None if it changed classes too
+    (or is unknown), because then names and colours of any tile may have changed."""
+    rows = conn.execute(
+        "SELECT tbl, key FROM history_changes WHERE action_id = ?", (action_id,)
+    ).fetchall()
+    if not rows or any(table not in _PER_IMAGE_TABLES for table, _ in rows):
+        return None
+    return list(dict.fromkeys(key for _, key in rows))
 
-    def counts(self) -> Counts:
-        """How many images, labelled, unreadable, missing, and per class."""
-        with self._reading() as conn:
-            return _counts(conn, self._current_model_id_in(conn))
 
-    def _current_model_id_in(self, conn: sqlite3.Connection) -> int | None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'current_model'").fetchone()
-        return int(row[0]) if row else None
+def counts(conn: sqlite3.Connection) -> Counts:
+    """How many images, labelled, unreadable, missing, and per class."""
+    return _counts(conn, current_model_id(conn))
 
-    def labelled_images(self, *, readable_only: bool = True) -> list[tuple[str, str]]:
-        """(path, class name) of labelled images, for training manifests and exports."""
-        where = "WHERE i.status = 'ok'" if readable_only else ""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT i.path, c.name FROM labels l JOIN images i ON i.id = l.image_id "
-                f"JOIN classes c ON c.id = l.class_id {where} ORDER BY i.id"
-            )
-            return rows_with_path(rows, column=0)
 
-    def training_rows(
-        self, extra: Iterable[Sequence[int]] | None = None
-    ) -> list[tuple[str, str, str, str]]:
-        """(path, class name, group, locked split) of the labelled, readable images to train on.
+def labelled_images(conn: sqlite3.Connection, readable_only: bool) -> list[tuple[str, str]]:
+    """(path, class name) of labelled images, for training manifests and exports."""
+    where = "WHERE i.status = 'ok'" if readable_only else ""
+    rows = conn.execute(
+        "SELECT i.path, c.name FROM labels l JOIN images i ON i.id = l.image_id "
+        f"JOIN classes c ON c.id = l.class_id {where} ORDER BY i.id"
+    )
+    return rows_with_path(rows, column=0)
 
-        The group is the image's duplicate group key (its content key, or the smallest one of a
-        group merged with ``extra`` near-duplicate groups, by default the project's own from the
-        current model's embeddings, so near copies share a split too; empty when not keyed yet,
-        and then the trainer hashes the file to the same key). Copies marked "duplicate" are left
-        out: the one kept stands for them. The locked split is empty unless an old version fixed it.
-        """
-        if extra is None:
-            extra = self.near_duplicates_for_split()
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT i.id, i.path, c.name, coalesce(i.content_key, ''), "
-                "coalesce(s.split, '') FROM labels l JOIN images i ON i.id = l.image_id "
-                "JOIN classes c ON c.id = l.class_id "
-                "LEFT JOIN locked_splits s ON s.image_id = i.id "
-                "WHERE i.status = 'ok' AND i.id NOT IN (SELECT image_id FROM duplicate_marks) "
-                "ORDER BY i.id"
-            ).fetchall()
-            rows = rows_with_path(rows)
-            extra = [list(group) for group in extra]
-            merged = {}
-            if extra:
-                keys = {image_id: key for image_id, _, _, key, _ in rows if key}
-                merged = merge_groups(keys, exact_groups(conn).values(), extra)
-        return [
-            (path, label, merged.get(image_id, key), split)
-            for image_id, path, label, key, split in rows
-        ]
+
+def training_rows(
+    conn: sqlite3.Connection, extra: Iterable[Sequence[int]]
+) -> list[tuple[str, str, str, str]]:
+    """(path, class name, group, locked split) of the labelled, readable images to train on.
+
+    The group is the image's duplicate group key (its content key, or the smallest one of a
+    group merged with ``extra`` near-duplicate groups, so near copies share a split too; empty
+    when not keyed yet, and then the trainer hashes the file to the same key). Copies marked
+    "duplicate" are left out: the one kept stands for them. The locked split is empty unless an
+    old version fixed it.
+    """
+    rows = conn.execute(
+        "SELECT i.id, i.path, c.name, coalesce(i.content_key, ''), "
+        "coalesce(s.split, '') FROM labels l JOIN images i ON i.id = l.image_id "
+        "JOIN classes c ON c.id = l.class_id "
+        "LEFT JOIN locked_splits s ON s.image_id = i.id "
+        "WHERE i.status = 'ok' AND i.id NOT IN (SELECT image_id FROM duplicate_marks) "
+        "ORDER BY i.id"
+    ).fetchall()
+    rows = rows_with_path(rows)
+    extra = [list(group) for group in extra]
+    merged = {}
+    if extra:
+        keys = {image_id: key for image_id, _, _, key, _ in rows if key}
+        merged = merge_groups(keys, exact_groups(conn).values(), extra)
+    return [
+        (path, label, merged.get(image_id, key), split)
+        for image_id, path, label, key, split in rows
+    ]
 
 
 def _counts(conn: sqlite3.Connection, model_id: int | None) -> Counts:

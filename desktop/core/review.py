@@ -23,6 +23,7 @@ from desktop.core.confident_learning import (
     suggestion_for,
 )
 from desktop.core.out_of_fold import DEFAULT_FOLDS, ReviewError, out_of_fold_probabilities
+from desktop.core.prediction_cache import PredictionCache, predictions_of
 from desktop.core.records import PredictionRow
 from desktop.core.version_data import current_or, labelled_embeddings
 
@@ -178,10 +179,12 @@ def review_project(
     *,
     prune: PruneMethod = DEFAULT_PRUNE,
     rank: RankMethod = DEFAULT_RANK,
+    cache: PredictionCache | None = None,
 ) -> ReviewResult:
     """The review queue of one version (default: current) from its cached embeddings."""
     model_id = current_or(project, model_id)
-    data = labelled_embeddings(project, model_id)
+    predictions = predictions_of(project, model_id, cache)
+    data = labelled_embeddings(project, model_id, cache)
     paths = {row.id: row.path for row in project.image_rows(model_id, ids=data.image_ids)}
     order = path_order([paths[i] for i in data.image_ids])
     result = review_queue(
@@ -189,7 +192,7 @@ def review_project(
         data.embeddings[order],
         [data.labels[i] for i in order],
         [record.name for record in project.classes()],
-        predictions=project.predictions(model_id),
+        predictions=predictions,
         model_classes=project.version_class_names(model_id),
         model_id=model_id,
         settled=project.settled_image_ids(),

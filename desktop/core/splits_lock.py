@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 PENDING_KEY = "lock_old_splits"
 
 
+def locked_splits(conn: sqlite3.Connection) -> dict[int, str]:
+    """image id -> the split an old version trained it in."""
+    return dict(conn.execute("SELECT image_id, split FROM locked_splits"))
+
+
 def lock_old_splits(conn: sqlite3.Connection) -> int:
     """Lock every image the old versions split, in the caller's transaction; returns how many.
 

@@ -6,6 +6,13 @@ a crash or power cut), undo lives in the file (see ``history``), and one process
 (a ``<project>.lock`` file lock; a second window gets ProjectLocked and can open read-only).
 
 A Project may be shared between threads: every call holds one re-entrant lock.
+
+``Project`` is a thin transaction facade: each public method opens its read or write transaction
+and calls a function of the table module that knows that table (``images_table``,
+``identity_table``, ``labels_table``, ``predictions_table``, ``duplicates``, ``review_decisions``,
+``queries``, ``history``, ``meta_table``). Those take a connection (or a ``history.ChangeSet``) and
+never commit, so a method can combine two of them in one transaction and a test can call them on
+any connection. Opening the file safely is ``connection.py``'s.
 """
 
 from __future__ import annotations
@@ -19,38 +26,41 @@ from pathlib import Path
 
 import filelock
 
-from desktop.core import history, labelling, splits_lock
-from desktop.core.connection import (
-    acquire_lock,
-    connect,
-    migrate_or_explain,
-    rollback,
-    translate,
+from desktop.core import (
+    duplicates,
+    history,
+    identity_table,
+    images_table,
+    labels_table,
+    meta_table,
+    near_duplicates,
+    predictions_table,
+    queries,
+    review_decisions,
+    splits_lock,
 )
-from desktop.core.duplicates import DuplicatesMixin
+from desktop.core.cancel import Cancel
+from desktop.core.connection import open_read_only, open_writable, rollback, translate
+from desktop.core.duplicates import DuplicateGroup
 from desktop.core.errors import InvalidAction, ProjectError, ReadOnlyProject
-from desktop.core.identity_table import IdentityMixin
-from desktop.core.images_table import ImagesMixin
-from desktop.core.near_duplicates import NearDuplicatesMixin
-from desktop.core.predictions_table import PredictionsMixin
-from desktop.core.project_check import check_project_file
-from desktop.core.queries import QueriesMixin
-from desktop.core.records import Action, ClassRecord, ImportSummary
-from desktop.core.review_decisions import ReviewDecisionsMixin
-from desktop.core.schema import SCHEMA_VERSION, inspect_version
+from desktop.core.identity_table import Relinked
+from desktop.core.records import (
+    Action,
+    ClassRecord,
+    Counts,
+    FoundFile,
+    ImageRecord,
+    ImageRow,
+    ImportSummary,
+    ModelRecord,
+    PredictionRow,
+)
+from desktop.core.review_decisions import ReviewDecision
 
 PathLike = str | os.PathLike[str]
 
 
-class Project(
-    ImagesMixin,
-    IdentityMixin,
-    DuplicatesMixin,
-    NearDuplicatesMixin,
-    PredictionsMixin,
-    QueriesMixin,
-    ReviewDecisionsMixin,
-):
+class Project:
     """An open project file. Use ``Project.open(path)``; close it (or use ``with``) when done.
 
     Undoable actions (labels and classes) return an ``Action``; ``undo()``/``redo()`` replay them.
@@ -66,6 +76,8 @@ class Project(
         self._conn = conn
         self._file_lock = lock
         self._mutex = threading.RLock()
+        self._near_cache: tuple[tuple[object, ...], list[list[int]]] | None = None
+        """The near-duplicate groups and the key they were found under (see near_duplicates)."""
 
     # ----------------------------------------------------------------- opening and closing
     @classmethod
@@ -80,7 +92,7 @@ class Project(
         if path.is_dir():
             raise ProjectError(f"{path} is a folder; choose or name a project file inside it.")
         if read_only:
-            return cls._open_read_only(path)
+            return cls(path, open_read_only(path), None)
         if not path.exists() and not create:
             raise ProjectError(f"{path} does not exist (moved or deleted?).")
         if not path.parent.is_dir():
@@ -90,23 +102,7 @@ class Project(
                 f"{path.name} is read-only (no permission to write it). "
                 "Open it read-only to look at it, or save a copy elsewhere."
             )
-        lock = acquire_lock(path)
-        try:
-            conn = connect(path, uri=False)
-            try:
-                version = inspect_version(conn, path)
-                if version > 0:  # before anything writes: a foreign file stays as it was
-                    check_project_file(conn, version, path)
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
-                if version < SCHEMA_VERSION:
-                    migrate_or_explain(conn, version, path)
-            except BaseException:
-                conn.close()
-                raise
-        except BaseException:
-            lock.release()
-            raise
+        conn, lock = open_writable(path)
         project = cls(path, conn, lock)
         if project.meta(splits_lock.PENDING_KEY) == "pending":
             project._lock_old_splits()
@@ -129,38 +125,6 @@ class Project(
         if path.exists():
             raise ProjectError(f"{path.name} already exists; open it, or choose another name.")
         return cls.open(path, create=True)
-
-    @classmethod
-    def _open_read_only(cls, path: Path) -> Project:
-        if not path.is_file():
-            raise ProjectError(f"{path} does not exist (moved or deleted?).")
-        conn = None
-        try:
-            try:
-                conn = connect(path, uri=True, mode="ro")
-                version = inspect_version(conn, path)
-            except sqlite3.OperationalError:
-                # No write access to the folder for WAL's shared-memory file: read it as a snapshot.
-                if conn is not None:
-                    conn.close()
-                conn = connect(path, uri=True, mode="ro", immutable=True)
-                version = inspect_version(conn, path)
-            if version < SCHEMA_VERSION:
-                raise ProjectError(
-                    f"{path.name} was made by an older Pigeonhole and must be upgraded before it "
-                    "can be read; open it once for writing."
-                )
-            check_project_file(conn, version, path)
-            conn.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise ProjectError(f"Could not read {path.name}: {exc}.") from exc
-        except BaseException:
-            if conn is not None:
-                conn.close()
-            raise
-        return cls(path, conn, None)
 
     @property
     def read_only(self) -> bool:
@@ -200,6 +164,13 @@ class Project(
                 raise ProjectError(f"Could not save a copy as {target}: {exc}.") from exc
         return target
 
+    def data_generation(self) -> tuple[int, int]:
+        """A value that changes whenever the file's content may have: this connection's writes
+        (``total_changes``) or another process's commits (``PRAGMA data_version``). A cache of
+        something read from the project keeps it beside what it read, to know when it is stale."""
+        with self._reading() as conn:
+            return conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+
     # ----------------------------------------------------------------- transactions
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -238,66 +209,339 @@ class Project(
     def _act(self, text: str, changes: history.ChangeSet) -> Action:
         return history.record(changes.conn, text, changes.changes)
 
+    # ----------------------------------------------------------------- images (facts, not undoable)
+    def add_images(self, files: Iterable[PathLike | FoundFile]) -> list[int]:
+        """Add files (the same path is never added twice) and return their ids in order.
+
+        Paths are made absolute. FoundFile records from the scanner carry size and mtime; plain
+        paths are stat'ed here, and a path that cannot be stat'ed is added flagged missing. A
+        known path that was flagged missing is brought back. Commits in batches, so the grid
+        can show images while a big folder is still being added.
+        """
+        found = images_table.found_rows(files)
+        ids: list[int] = []
+        for start in range(0, len(found), images_table.BATCH):
+            with self._writing() as conn:
+                ids += images_table.add_batch(conn, found[start : start + images_table.BATCH])
+        return ids
+
+    def image_ids_by_path(self, paths: Sequence[PathLike]) -> dict[str, int]:
+        """Ids of the given paths that are in the project, keyed by absolute path."""
+        with self._reading() as conn:
+            return images_table.ids_by_path(conn, [os.path.abspath(os.fspath(p)) for p in paths])
+
+    def image(self, image_id: int) -> ImageRecord:
+        """Everything about one image, for the preview pane."""
+        with self._reading() as conn:
+            return images_table.image(conn, image_id)
+
+    def image_files(self) -> list[tuple[int, str, int | None, float | None, str]]:
+        """(id, path, size, mtime, status) of every image, for rescans."""
+        with self._reading() as conn:
+            return images_table.image_files(conn)
+
+    def mark_unreadable(self, image_id: int, reason: str) -> None:
+        """Flag a file we could not decode, with the reason to show on its tile."""
+        with self._writing() as conn:
+            images_table.mark_unreadable(conn, image_id, reason)
+
+    def mark_unreadable_many(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Flag many (image id, reason) at once, e.g. one classification batch."""
+        with self._writing() as conn:
+            images_table.mark_unreadable_many(conn, rows)
+
+    def mark_ok(self, image_ids: Iterable[int]) -> None:
+        """Clear the unreadable flag (e.g. the file was fixed and decodes now)."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "ok", None, only_from=("unreadable",))
+
+    def mark_missing(self, image_ids: Iterable[int]) -> None:
+        """Flag files that are gone; their labels stay."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "missing", images_table.MISSING)
+
+    def mark_present(self, image_ids: Iterable[int]) -> None:
+        """Bring back files that reappeared (they will be decoded again)."""
+        with self._writing() as conn:
+            images_table.set_status(conn, image_ids, "ok", None, only_from=("missing",))
+
+    def update_file_info(self, rows: Iterable[tuple[int, int, float]]) -> None:
+        """Store new (id, size, mtime) of changed files (they get another chance to decode)."""
+        with self._writing() as conn:
+            images_table.update_file_info(conn, rows)
+
+    # ----------------------------------------------------------------- content keys
+    def images_without_key(self) -> list[tuple[int, str]]:
+        """(id, path) of images not yet keyed whose file was there when last seen."""
+        with self._reading() as conn:
+            return identity_table.images_without_key(conn)
+
+    def set_content_keys(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Store (id, content key) pairs computed behind the scan."""
+        with self._writing() as conn:
+            identity_table.set_content_keys(conn, rows)
+
+    def content_key(self, image_id: int) -> str | None:
+        with self._reading() as conn:
+            return identity_table.content_key(conn, image_id)
+
+    def image_ids_by_content(self, keys: Sequence[str]) -> dict[str, list[int]]:
+        """key -> ids of the images with that content (several when there are copies)."""
+        with self._reading() as conn:
+            return identity_table.image_ids_by_content(conn, keys)
+
+    def take_over_moved(self) -> list[Relinked]:
+        """Let each missing image take over the scan's new row of its moved file (same
+        content, no user data), keeping its id and so its labels; says which."""
+        with self._writing() as conn:
+            return identity_table.take_over_moved(conn)
+
+    def relink(self, moves: Sequence[tuple[int, str]]) -> list[Relinked]:
+        """Point images at the files the user located (Locate Folder…): (image id, new path)."""
+        with self._writing() as conn:
+            return identity_table.relink(conn, moves)
+
+    def missing_under(self, folder: str) -> list[tuple[int, str, int | None, str | None]]:
+        """(id, path, size, content key) of missing images below ``folder``."""
+        with self._reading() as conn:
+            return identity_table.missing_under(conn, folder)
+
+    # ----------------------------------------------------------------- models and predictions
+    def add_model(
+        self, path: PathLike, info: object, metrics: dict | None = None, n_labels: int = 0
+    ) -> int:
+        """Register a model file (ModelInfo or a dict with ``classes``) and make it current."""
+        info_dict = predictions_table.checked_info(info)
+        with self._writing() as conn:
+            return predictions_table.add_model(conn, path, info_dict, metrics, n_labels)
+
+    def models(self) -> list[ModelRecord]:
+        """Registered models, oldest first."""
+        with self._reading() as conn:
+            return predictions_table.models(conn)
+
+    def model(self, model_id: int) -> ModelRecord:
+        with self._reading() as conn:
+            return predictions_table.model(conn, model_id)
+
+    def current_model_id(self) -> int | None:
+        """The model whose predictions the grid shows (the newest added, unless changed)."""
+        with self._reading() as conn:
+            return meta_table.current_model_id(conn)
+
+    def set_current_model(self, model_id: int) -> None:
+        self.model(model_id)
+        with self._writing() as conn:
+            meta_table.write_meta(conn, meta_table.CURRENT_MODEL, str(model_id))
+
+    def model_class_ids(self, model_id: int | None = None) -> list[int | None]:
+        """For each of the model's class indices, the project's class id (None: no such class)."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return [] if model_id is None else predictions_table.model_class_ids(conn, model_id)
+
+    def version_class_names(self, model_id: int | None = None) -> list[str]:
+        """For each of the model's class indices, the name the user sees (predictions_table)."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            if model_id is None:
+                return []
+            return predictions_table.version_class_names(conn, model_id)
+
+    def set_predictions(
+        self, model_id: int, rows: Iterable[PredictionRow], batch_size: int = 2000
+    ) -> int:
+        """Store predictions (replacing older ones of this model); returns how many. Each batch
+        is its own transaction, so a cancelled classification keeps what it finished."""
+        n_classes = len(self.model(model_id).classes)
+        written = 0
+        for batch in predictions_table.prediction_batches(rows, model_id, n_classes, batch_size):
+            with self._writing() as conn:
+                written += predictions_table.write_predictions(conn, batch)
+        return written
+
+    def relink_model_classes(self) -> None:
+        """Re-remember every model's class links, forgetting classes that were deleted (call
+        after deleting, merging or undoing; see predictions_table)."""
+        with self._writing() as conn:
+            predictions_table.relink_model_classes(conn)
+
+    def predictions(self, model_id: int | None = None) -> dict[int, PredictionRow]:
+        """All predictions of a model (default: current) by image id."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return {} if model_id is None else predictions_table.predictions(conn, model_id)
+
+    def predicted_classes(self, model_id: int | None = None) -> dict[int, int]:
+        """image id -> the class index a model (default: current) predicted; no embeddings."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return {} if model_id is None else predictions_table.predicted_classes(conn, model_id)
+
+    def prediction(self, image_id: int, model_id: int | None = None) -> PredictionRow | None:
+        """One image's prediction by a model (default: current), for the top-k bars."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            if model_id is None:
+                return None
+            return predictions_table.prediction(conn, image_id, model_id)
+
+    def unpredicted_image_ids(self, model_id: int | None = None) -> list[int]:
+        """Readable images the model has not classified yet ("Classify not yet predicted")."""
+        with self._reading() as conn:
+            model_id = _model_or_current(conn, model_id)
+            return predictions_table.unpredicted_image_ids(conn, model_id)
+
+    # ----------------------------------------------------------------- near-duplicates
+    def near_duplicates(
+        self, threshold: float = near_duplicates.DEFAULT_THRESHOLD, cancel: Cancel = None
+    ) -> list[list[int]]:
+        """Groups of near copies among the images the current model has classified (none
+        without a model), remembered until its embeddings change, so the Duplicates view, Keep
+        This Copy and the training manifest see the same groups. Raises
+        ``NearDuplicatesError`` if the cached embeddings cannot be compared, ``Interrupted``
+        if cancelled."""
+        with self._reading() as conn:
+            model_id = meta_table.current_model_id(conn)
+            if model_id is None:
+                return []
+            key = (model_id, threshold, *near_duplicates.embeddings_stamp(conn, model_id))
+        cached = self._near_cache
+        if cached is None or cached[0] != key:  # the search runs outside the lock: seconds
+            groups = near_duplicates.project_near_duplicates(self, model_id, threshold, cancel)
+            self._near_cache = cached = (key, groups)
+        return [list(group) for group in cached[1]]
+
+    def near_duplicates_for_split(self) -> list[list[int]]:
+        """``near_duplicates()``, or none when they cannot be compared (logged): the split then
+        falls back to exact copies rather than refusing to train."""
+        try:
+            return self.near_duplicates()
+        except near_duplicates.NearDuplicatesError as exc:
+            near_duplicates.log.warning("near-duplicates left out of the split: %s", exc)
+            return []
+
+    # ----------------------------------------------------------------- copies
+    def duplicate_groups(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[DuplicateGroup]:
+        """Groups of copies: same content, merged with ``extra`` groups of near copies (by
+        default the project's own, see near_duplicates.py)."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        with self._reading() as conn:
+            return duplicates.duplicate_groups(conn, extra)
+
+    def keep_one(self, image_id: int, extra: Iterable[Sequence[int]] | None = None) -> Action:
+        """Keep this copy and mark the others of its group "duplicate" (undoable; the files are
+        never touched; marked copies are left out of training). Groups as ``duplicate_groups``."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        extra = [list(group) for group in extra]
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            return self._act(duplicates.keep_copy(changes, image_id, extra), changes)
+
+    def locked_splits(self) -> dict[int, str]:
+        """image id -> the split an old version trained it in (kept; see splits_lock.py)."""
+        with self._reading() as conn:
+            return splits_lock.locked_splits(conn)
+
+    # ----------------------------------------------------------------- views of the whole project
+    def image_rows(
+        self, model_id: int | None = None, *, ids: Iterable[int] | None = None
+    ) -> list[ImageRow]:
+        """One compact row per image, in the order added, with the model's (default: current)
+        prediction; with ``ids``, only those images (see queries.image_rows)."""
+        with self._reading() as conn:
+            return queries.image_rows(conn, model_id, ids)
+
+    def labels_touched_by(self, action_id: int) -> list[int] | None:
+        """Image ids whose label a history action changed; None if it changed classes too
+        (or is unknown), because then names and colours of any tile may have changed."""
+        with self._reading() as conn:
+            return queries.labels_touched_by(conn, action_id)
+
+    def counts(self) -> Counts:
+        """How many images, labelled, unreadable, missing, and per class."""
+        with self._reading() as conn:
+            return queries.counts(conn)
+
+    def labelled_images(self, *, readable_only: bool = True) -> list[tuple[str, str]]:
+        """(path, class name) of labelled images, for training manifests and exports."""
+        with self._reading() as conn:
+            return queries.labelled_images(conn, readable_only)
+
+    def training_rows(
+        self, extra: Iterable[Sequence[int]] | None = None
+    ) -> list[tuple[str, str, str, str]]:
+        """(path, class name, group, locked split) of the labelled, readable images to train on;
+        ``extra`` near-duplicate groups default to the project's own (see queries)."""
+        if extra is None:
+            extra = self.near_duplicates_for_split()
+        with self._reading() as conn:
+            return queries.training_rows(conn, extra)
+
     # ----------------------------------------------------------------- classes (undoable)
     def classes(self) -> list[ClassRecord]:
         """All classes in their user order; number keys follow from names and order (class_keys)."""
         with self._reading() as conn:
-            return labelling.classes(conn)
+            return labels_table.classes(conn)
 
     def class_by_name(self, name: str) -> ClassRecord | None:
         """The class with this name (case-insensitive), or None."""
         with self._reading() as conn:
-            return labelling.class_by_name(conn, name)
+            return labels_table.class_by_name(conn, name)
 
     def add_class(self, name: str, colour: str | None = None) -> Action:
         """Add a class at the end of the order; a colour is picked when none is given."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            record = labelling.add_class(changes, name, colour)
+            record = labels_table.add_class(changes, name, colour)
             return self._act(f"Add class {record.name}", changes)
 
     def add_classes(self, names: Sequence[str], text: str = "") -> Action:
         """Add several classes (a model's) as ONE undoable action; every name is checked before
         any is added, so one bad name changes nothing."""
-        cleaned = labelling.clean_names(names)
+        cleaned = labels_table.clean_names(names)
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            known = labelling.classes_by_key(conn)  # one scan for all, not one per class
+            known = labels_table.classes_by_key(conn)  # one scan for all, not one per class
             for name in cleaned:
-                labelling.add_class(changes, name, known=known)
+                labels_table.add_class(changes, name, known=known)
             return self._act(text or f"Add {_n(len(cleaned), 'class')}", changes)
 
     def rename_class(self, class_id: int, name: str) -> Action:
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            old, new = labelling.rename_class(changes, class_id, name)
+            old, new = labels_table.rename_class(changes, class_id, name)
             return self._act(f"Rename class {old} to {new}", changes)
 
     def recolour_class(self, class_id: int, colour: str) -> Action:
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name = labelling.recolour_class(changes, class_id, colour)
+            name = labels_table.recolour_class(changes, class_id, colour)
             return self._act(f"Recolour class {name}", changes)
 
     def merge_classes(self, source_id: int, target_id: int) -> Action:
         """Move every label of ``source`` to ``target`` and remove ``source``."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            source, target, moved = labelling.merge_classes(changes, source_id, target_id)
+            source, target, moved = labels_table.merge_classes(changes, source_id, target_id)
             return self._act(f"Merge {source} into {target} ({_n(moved, 'image')})", changes)
 
     def delete_class(self, class_id: int) -> Action:
         """Remove a class; its images become unlabelled (undo brings both back)."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name, cleared = labelling.delete_class(changes, class_id)
+            name, cleared = labels_table.delete_class(changes, class_id)
             return self._act(f"Delete class {name} ({_n(cleared, 'image')} unlabelled)", changes)
 
     def reorder_classes(self, ids_in_order: Sequence[int]) -> Action:
         """Set the class order (and so which class gets which key); must list every class once."""
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            labelling.reorder_classes(changes, ids_in_order)
+            labels_table.reorder_classes(changes, ids_in_order)
             return self._act("Reorder classes", changes)
 
     # ----------------------------------------------------------------- labels (undoable)
@@ -308,7 +552,7 @@ class Project(
         ids = list(dict.fromkeys(image_ids))
         with self._writing() as conn:
             changes = history.ChangeSet(conn)
-            name = labelling.set_labels(changes, ids, class_id, source)
+            name = labels_table.set_labels(changes, ids, class_id, source)
             if name is None:
                 text = f"Clear the label of {_n(len(ids), 'image')}"
             else:
@@ -318,12 +562,12 @@ class Project(
     def accept_predictions(self, image_ids: Iterable[int], model_id: int | None = None) -> Action:
         """Make the current model's predictions the labels of these images (key Enter)."""
         ids = list(dict.fromkeys(image_ids))
-        model_id = model_id if model_id is not None else self.current_model_id()
         with self._writing() as conn:
+            model_id = _model_or_current(conn, model_id)
             if model_id is None:
                 raise InvalidAction("There are no predictions to accept: open a model first.")
             changes = history.ChangeSet(conn)
-            n = labelling.accept_predictions(changes, ids, model_id)
+            n = labels_table.accept_predictions(changes, ids, model_id)
             return self._act(f"Accept {_n(n, 'prediction')}", changes)
 
     def import_labels(
@@ -352,13 +596,13 @@ class Project(
         try:
             with self._writing() as conn:
                 changes = history.ChangeSet(conn)
-                summary = labelling.import_labels(
+                summary = labels_table.import_labels(
                     changes, rows, create_classes, add_new_images, within
                 )
                 if dry_run:
                     raise _DryRunDone(summary)
                 if changes.changes:
-                    summary = labelling.with_action(summary, self._act(text, changes))
+                    summary = labels_table.with_action(summary, self._act(text, changes))
                 return summary
         except _DryRunDone as done:
             return done.summary
@@ -368,6 +612,27 @@ class Project(
     ) -> ImportSummary:
         """What ``import_labels`` would do, without changing anything."""
         return self.import_labels(pairs, dry_run=True, **options)
+
+    # ----------------------------------------------------------------- review answers (undoable)
+    def review_decisions(self) -> dict[int, ReviewDecision]:
+        """Every remembered answer by image id, whether or not it still matches the label."""
+        with self._reading() as conn:
+            return review_decisions.read_decisions(conn)
+
+    def settled_image_ids(self) -> set[int]:
+        """Images whose remembered answer was given for the label they still have."""
+        with self._reading() as conn:
+            return review_decisions.settled_image_ids(conn)
+
+    def decide_review(
+        self, image_id: int, class_id: int, decision: str, model_id: int | None = None
+    ) -> Action:
+        """Label the image ``class_id`` as the user's own and remember the answer: one action."""
+        review_decisions.check_decision(decision)
+        with self._writing() as conn:
+            changes = history.ChangeSet(conn)
+            text = review_decisions.decide(changes, image_id, class_id, decision, model_id)
+            return self._act(text, changes)
 
     # ----------------------------------------------------------------- history
     def history(self) -> list[Action]:
@@ -408,15 +673,7 @@ class Project(
     def meta(self, key: str, default: str | None = None) -> str | None:
         """A small project-wide setting (e.g. the current model)."""
         with self._reading() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            return row[0] if row else default
-
-    def _set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+            return meta_table.read_meta(conn, key, default)
 
 
 class _DryRunDone(Exception):
@@ -429,3 +686,7 @@ class _DryRunDone(Exception):
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _model_or_current(conn: sqlite3.Connection, model_id: int | None) -> int | None:
+    return model_id if model_id is not None else meta_table.current_model_id(conn)

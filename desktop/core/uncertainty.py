@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop.core.prediction_cache import PredictionCache, predictions_of
 from desktop.core.version_data import (
     VersionDataError,
     current_or,
@@ -76,6 +77,7 @@ def calibrate_threshold(
     confidence: Sequence[float] | np.ndarray,
     correct: Sequence[bool] | np.ndarray,
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    cache: PredictionCache | None = None,
 ) -> Calibration:
     """The lowest confidence threshold whose kept validation predictions reach the precision.
 
@@ -130,11 +132,14 @@ def uncertain_ids(
 
 
 def label_next_in_project(
-    project: Project, model_id: int | None = None, limit: int | None = None
+    project: Project,
+    model_id: int | None = None,
+    limit: int | None = None,
+    cache: PredictionCache | None = None,
 ) -> list[int]:
     """Unlabelled images of a project a version hesitates on most, from its stored margins."""
     labelled = label_names(project, readable_only=False)
-    predictions = project.predictions(current_or(project, model_id))
+    predictions = predictions_of(project, current_or(project, model_id), cache)
     ids = [image_id for image_id in predictions if image_id not in labelled]
     return label_next(ids, [predictions[i].margin for i in ids], limit)
 
@@ -143,6 +148,7 @@ def calibrate_version(
     project: Project,
     model_id: int | None = None,
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    cache: PredictionCache | None = None,
 ) -> Calibration:
     """Calibrate on the version's validation split, scored against the user's current labels."""
     model_id = current_or(project, model_id)
@@ -151,8 +157,8 @@ def calibrate_version(
     except VersionDataError as exc:
         raise CalibrationError(str(exc)) from exc
     labels = label_names(project)
-    predicted = predicted_names(project, model_id)
-    predictions = project.predictions(model_id)
+    predictions = predictions_of(project, model_id, cache)
+    predicted = predicted_names(project, model_id, predictions)
     scored = [i for i in val_ids if i in labels and i in predicted]
     return calibrate_threshold(
         [predictions[i].confidence for i in scored],

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop.core.prediction_cache import PredictionCache, predictions_of
 from trainer.run_folder import GROUPS_FILE, HISTORY_FILE, SPLIT_FILE
 
 if TYPE_CHECKING:
@@ -55,18 +56,21 @@ def predicted_names(
     """image id -> the class name the model predicted, as the grid shows it (from ``rows`` when
     already loaded): a renamed class has its new name, so it still matches the labels."""
     classes = project.version_class_names(model_id)
-    rows = project.predictions(model_id) if rows is None else rows
+    if rows is None:
+        indices = project.predicted_classes(model_id)  # the names need no embeddings
+    else:
+        indices = {image_id: row.class_index for image_id, row in rows.items()}
     return {
-        image_id: classes[row.class_index]
-        for image_id, row in rows.items()
-        if 0 <= row.class_index < len(classes)
+        image_id: classes[index] for image_id, index in indices.items() if 0 <= index < len(classes)
     }
 
 
-def labelled_embeddings(project: Project, model_id: int) -> LabelledEmbeddings:
+def labelled_embeddings(
+    project: Project, model_id: int, cache: PredictionCache | None = None
+) -> LabelledEmbeddings:
     """The labelled images' cached embeddings from ``model_id``, ready for a linear head."""
     labels = label_names(project)
-    predictions = project.predictions(model_id)
+    predictions = predictions_of(project, model_id, cache)
     ids = [i for i in labels if predictions.get(i) is not None and predictions[i].embedding]
     if not ids:
         raise VersionDataError(

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from desktop.core.classify import ClassifyError, ClassifyOptions, PredictionBatch, classify_images
 from desktop.core.errors import ProjectError
-from desktop.core.inference import InferenceError, ModelSession, open_session
+from desktop.core.inference import InferenceError, ModelRunner, open_session
 from desktop.core.model_file import ModelFileError, check_model_file
 from desktop.core.records import PredictionRow
 from desktop.ui.dialogs import Dialogs
@@ -64,7 +64,7 @@ class Classifier(QObject):
         self.dialogs = dialogs
         self.grid = grid
         self.settings = settings
-        self.model: ModelSession | None = None
+        self.model: ModelRunner | None = None
         self.model_id: int | None = None
         self.last_run: tuple[int, int, bool] | None = None  # predicted, failed, completed
 
@@ -122,14 +122,14 @@ class Classifier(QObject):
             return
         self._use(session, model_id)
 
-    def _load(self, path: Path) -> ModelSession:
+    def _load(self, path: Path) -> ModelRunner:
         """Check and load off the GUI thread: a hostile file must not freeze the window."""
         provider = str(self.settings.value("classify/provider", "auto"))
         return run_beside_gui(
             lambda: open_session(check_model_file(path), provider)  # type: ignore[arg-type]
         )
 
-    def _use(self, session: ModelSession, model_id: int) -> None:
+    def _use(self, session: ModelRunner, model_id: int) -> None:
         self.model, self.model_id = session, model_id
         self.providerChanged.emit(f"{session.model.path.name} on {session.report}")
         self.modelChanged.emit()

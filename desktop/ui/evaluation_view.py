@@ -8,9 +8,7 @@ window filters the grid to those images, where they can be fixed in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -25,49 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.evaluation import Evaluation, evaluate_version
-from desktop.core.version_data import VersionDataError, split_image_ids
+from desktop.core.evaluation import Evaluation, VersionScore
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget, history_curves
 from desktop.ui.fit_screen import show_all_rows
 from desktop.ui.plain_text import plain, tooltip
 from desktop.ui.reliability_diagram import ReliabilityDiagram
-from trainer.run_folder import HISTORY_FILE
-
-if TYPE_CHECKING:
-    from desktop.core.store import Project
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-
-@dataclass(frozen=True)
-class VersionScore:
-    """One version's evaluation, what it was scored on, and its run's history (if any)."""
-
-    model_id: int
-    evaluation: Evaluation
-    scope: str
-    history: Path | None
-
-
-def score_version(project: Project, model_id: int) -> VersionScore:
-    """Evaluate a version on its test split, or on every labelled image when it has none.
-
-    Raises EvaluationError when nothing can be scored (no predictions for labelled images).
-    """
-    record = project.model(model_id)
-    try:
-        test_ids = split_image_ids(project, model_id, "test")
-    except VersionDataError:
-        test_ids = None
-    evaluation = evaluate_version(project, model_id, test_ids)
-    n = int(evaluation.confusion.sum())
-    if test_ids is None:
-        scope = f"all {n:,} labelled images (this version has no test split)"
-    else:
-        scope = f"the locked test split ({n:,} labelled images)"
-    run_dir = record.metrics.get("run_dir")
-    history = Path(run_dir) / HISTORY_FILE if isinstance(run_dir, str) else None
-    return VersionScore(model_id, evaluation, scope, history)
 
 
 class EvaluationView(QWidget):

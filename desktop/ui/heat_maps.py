@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.class_activation import ClassMaps, HeatMapError, HeatMapper
-from desktop.core.inference import ModelSession
+from desktop.core.inference import ModelRunner
 from trainer.contract import UnreadableImage, open_image
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,12 @@ class HeatMaps(QObject):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="heat-maps")
         self._lock = threading.Lock()
-        self._model: ModelSession | None = None
+        self._model: ModelRunner | None = None
         self._mapper: HeatMapper | HeatMapError | None = None
         self._cache: OrderedDict[tuple[str, str, bool], HeatMapResult] = OrderedDict()
         self._closed = False
 
-    def set_model(self, model: ModelSession | None) -> None:
+    def set_model(self, model: ModelRunner | None) -> None:
         """Follow the model in use (a quick retrain brings a new file: new head, new maps)."""
         with self._lock:
             if model is self._model:
@@ -89,7 +89,7 @@ class HeatMaps(QObject):
     def _key(self, path: str, picture: bool) -> tuple[str, str, bool] | None:
         return None if self._model is None else (str(self._model.model.path), path, picture)
 
-    def _compute(self, model: ModelSession, path: str, picture: bool) -> None:
+    def _compute(self, model: ModelRunner, path: str, picture: bool) -> None:
         try:
             result = HeatMapResult(
                 path,
@@ -111,7 +111,7 @@ class HeatMaps(QObject):
         if not self._closed:
             self.ready.emit(result)
 
-    def _mapper_for(self, model: ModelSession) -> HeatMapper:
+    def _mapper_for(self, model: ModelRunner) -> HeatMapper:
         """One mapper per model (it reads the head from the file), made in a worker thread."""
         with self._lock:
             mapper = self._mapper if model is self._model else None

@@ -21,20 +21,22 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop.core.errors import ProjectError
-from desktop.core.evaluation import EvaluationError
+from desktop.core.evaluation import EvaluationError, VersionScore, score_version
+from desktop.core.prediction_cache import PredictionCache
 from desktop.core.quick_retrain import QuickRetrainError, quick_retrain_version
 from desktop.core.store import Project
 from desktop.core.training_run import TrainingRunError, default_runs_folder, new_run_dir
 from desktop.core.version_data import VersionDataError
+from desktop.core.version_review import ReviewData, gather_review
 from desktop.ui.classifying import Classifier
 from desktop.ui.dialogs import Dialogs
-from desktop.ui.evaluation_view import EvaluationView, VersionScore, score_version
+from desktop.ui.evaluation_view import EvaluationView
 from desktop.ui.filter_proxy import Filter
 from desktop.ui.grid_model import Tile
 from desktop.ui.grid_parts import GridParts
 from desktop.ui.jobs import Jobs
 from desktop.ui.models_panel import ModelsPanel
-from desktop.ui.review_panel import ReviewData, ReviewPanel, gather_review
+from desktop.ui.review_panel import ReviewPanel
 from desktop.ui.session import Session
 from desktop.ui.training_dialog import TrainingDialog
 from desktop.ui.training_status import AUTO_SWITCH_SETTING, TrainingStatus, VersionOffer
@@ -89,6 +91,8 @@ class Loop(QObject):
         self.classifier = classifier
         self.grid = grid
         self.settings = settings
+        self.predictions = PredictionCache()
+        """One read of a version's predictions for scores, review and churn (not one each)."""
         self.models_panel = ModelsPanel()
         self.evaluation_view = EvaluationView()
         self.review_panel = ReviewPanel(session)
@@ -212,7 +216,9 @@ class Loop(QObject):
         self.panelWanted.emit("Evaluation")
         self.jobs.run(
             "Evaluating…",
-            lambda _cancel: iter([score_version(project, project.current_model_id())]),
+            lambda _cancel: iter(
+                [score_version(project, project.current_model_id(), self.predictions)]
+            ),
             self.evaluation_view.show_score,
             queue=True,
         )
@@ -224,7 +230,9 @@ class Loop(QObject):
         self.panelWanted.emit("Review")
         self.jobs.run(
             "Looking for label mistakes…",
-            lambda _cancel: iter([gather_review(project, project.current_model_id())]),
+            lambda _cancel: iter(
+                [gather_review(project, project.current_model_id(), self.predictions)]
+            ),
             self.review_panel.set_data,
             queue=True,
         )
@@ -238,10 +246,10 @@ class Loop(QObject):
 
         def job(_cancel: threading.Event) -> Iterator[Any]:
             try:
-                yield score_version(project, model_id)
+                yield score_version(project, model_id, self.predictions)
             except EvaluationError as exc:
                 yield f"No evaluation: {exc}."
-            yield gather_review(project, model_id)
+            yield gather_review(project, model_id, self.predictions)
 
         self.jobs.run("Scoring the new version…", job, self._show_analysis)
 
@@ -301,6 +309,7 @@ class Loop(QObject):
 
     # --- keeping up with the session ------------------------------------------------------------
     def _on_project_opened(self) -> None:
+        self.predictions.clear()
         self.refresh_models()
         self.evaluation_view.clear()
         self.review_panel.set_data(None)
@@ -316,7 +325,7 @@ class Loop(QObject):
             return
         self.jobs.run(
             "Rebuilding the review queue…",
-            lambda _cancel: iter([gather_review(project, model_id)]),
+            lambda _cancel: iter([gather_review(project, model_id, self.predictions)]),
             self.review_panel.set_data,
         )
 

@@ -13,8 +13,6 @@ grid's filter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -30,118 +28,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.churn import Churn, churn_between
 from desktop.core.errors import ProjectError
-from desktop.core.review import ReviewError, ReviewResult, Suspect, review_project
-from desktop.core.uncertainty import CalibrationError, calibrate_version, label_next_in_project
-from desktop.core.version_data import VersionDataError, label_names
+from desktop.core.review import Suspect
+from desktop.core.version_review import ReviewData
 from desktop.ui.plain_text import plain, tooltip
-from trainer.file_names import shown
 
 if TYPE_CHECKING:
-    from desktop.core.store import Project
     from desktop.ui.session import Session
 
-LABEL_NEXT_LIMIT = 200
 ACCEPT_KEY = "A"
 KEEP_KEY = "K"
 _DECISION_KEYS = {Qt.Key.Key_A: "accept", Qt.Key.Key_K: "keep"}
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-@dataclass(frozen=True)
-class ReviewData:
-    """Everything the panel lists for one version, gathered off the GUI thread."""
-
-    model_id: int
-    suspects: list[Suspect]
-    suspects_note: str = ""
-    noise_note: str = ""
-    noise_detail: str = ""
-    settled: int = 0
-    label_next: list[int] = field(default_factory=list)
-    label_next_note: str = ""
-    uncertain: list[int] = field(default_factory=list)
-    uncertain_note: str = ""
-    churn: Churn | None = None
-    churn_note: str = ""
-    names: dict[int, str] = field(default_factory=dict)
-
-
-def gather_review(project: Project, model_id: int) -> ReviewData:
-    """Suspects, label-next, uncertain and churn for ``model_id``; what cannot be had says why."""
-    try:
-        result: ReviewResult | None = review_project(project, model_id)
-        suspects_note = ""
-    except (ReviewError, VersionDataError) as exc:
-        result, suspects_note = None, f"No review queue: {exc}."
-    suspects = result.suspects if result else []
-    label_next = label_next_in_project(project, model_id, LABEL_NEXT_LIMIT)
-    uncertain, uncertain_note = _uncertain(project, model_id)
-    churn, churn_note = _churn(project, model_id)
-    wanted = {s.image_id for s in suspects} | set(label_next) | set(uncertain)
-    names = {row.id: shown(Path(row.path).name) for row in project.image_rows() if row.id in wanted}
-    return ReviewData(
-        model_id, suspects, suspects_note,
-        noise_note=result.noise_summary() if result else "",
-        noise_detail=tooltip("\n".join(c.describe() for c in result.noise)) if result else "",
-        settled=result.settled if result else 0,
-        label_next=label_next, label_next_note=_label_next_note(project, model_id, label_next),
-        uncertain=uncertain, uncertain_note=uncertain_note,
-        churn=churn, churn_note=churn_note, names=names,
-    )  # fmt: skip
-
-
-def _label_next_note(project: Project, model_id: int, label_next: list[int]) -> str:
-    """Why the list is what it is, above all why it is empty."""
-    if label_next:
-        return "Unlabelled images the version hesitates on most (smallest top-2 margin) first."
-    unlabelled = project.counts().unlabelled
-    if not unlabelled:
-        return "Nothing to suggest: every image is labelled. Add images to get suggestions."
-    return (
-        f"Nothing to suggest yet: the {unlabelled:,} unlabelled images have no prediction from "
-        f"v{model_id}. Classify → Classify Not Yet Predicted, then review again."
-    )
-
-
-def _uncertain(project: Project, model_id: int) -> tuple[list[int], str]:
-    try:
-        calibration = calibrate_version(project, model_id)
-    except CalibrationError as exc:
-        return [], f"No threshold: {exc}."
-    labelled = label_names(project, readable_only=False)
-    predictions = project.predictions(model_id)
-    ids = sorted(
-        (
-            i
-            for i, row in predictions.items()
-            if i not in labelled and row.confidence < calibration.threshold
-        ),
-        key=lambda i: predictions[i].confidence,
-    )
-    if not calibration.reached:
-        return ids, (
-            f"No threshold reaches {calibration.target_precision:.0%} precision on the validation "
-            "split, so every unlabelled image is uncertain: label more, then train."
-        )
-    return ids, (
-        f"Below {calibration.threshold:.2f} confidence: the threshold fitted to v{model_id} so "
-        f"that predictions above it keep {calibration.precision:.0%} precision on "
-        f"{calibration.coverage:.0%} of the validation split (Show → Low confidence uses a "
-        "threshold you choose instead)."
-    )
-
-
-def _churn(project: Project, model_id: int) -> tuple[Churn | None, str]:
-    earlier = [record.id for record in project.models() if record.id < model_id]
-    if not earlier:
-        return None, "No earlier version to compare with."
-    previous = earlier[-1]
-    churn = churn_between(project, previous, model_id)
-    if churn.compared == 0:
-        return None, f"v{previous} and v{model_id} have no predictions in common yet."
-    return churn, f"v{previous} → v{model_id} on {churn.compared:,} images:"
 
 
 class SuspectList(QListWidget):
@@ -243,7 +141,8 @@ class ReviewPanel(QWidget):
         else:
             self.heading.setText(data.suspects_note or _heading(data))
         self.noise_label.setText(data.noise_note if data else "")
-        self.noise_label.setToolTip(data.noise_detail if data else "")
+        detail = data.noise_detail if data else ""
+        self.noise_label.setToolTip(tooltip(detail) if detail else "")
         self._fill_suspects()
         self._fill_ids(self.next_list, data.label_next if data else [])
         self._fill_ids(self.uncertain_list, data.uncertain if data else [])

@@ -20,7 +20,7 @@ from desktop.core.classify import (
     classify_images,
     worker_count,
 )
-from desktop.core.inference import ModelSession, open_session
+from desktop.core.inference import ModelRunner, open_session
 from desktop.core.model_file import check_model_file
 from tests.badimages import fingerprint, good_controls, make_bad_corpus
 from trainer.contract import decode_for_model
@@ -32,7 +32,7 @@ BROKEN = {
 
 
 @pytest.fixture(scope="module")
-def session(tiny_model_path: Path) -> ModelSession:
+def session(tiny_model_path: Path) -> ModelRunner:
     return open_session(check_model_file(tiny_model_path), "cpu")
 
 
@@ -55,7 +55,7 @@ def items_of(folder: Path) -> list[tuple[str, Path]]:
     return [(path.name, path) for path in sorted(folder.iterdir())]
 
 
-def run_all(session: ModelSession, items, **options) -> list[PredictionBatch[str]]:
+def run_all(session: ModelRunner, items, **options) -> list[PredictionBatch[str]]:
     return list(classify_images(session, items, ClassifyOptions(**options)))
 
 
@@ -64,7 +64,7 @@ def no_children_left() -> bool:
 
 
 def test_every_file_is_predicted_or_flagged_once_in_order(
-    session: ModelSession, folder: Path
+    session: ModelRunner, folder: Path
 ) -> None:
     items = items_of(folder)
     batches = run_all(session, items, batch_size=8, workers=2)
@@ -79,7 +79,7 @@ def test_every_file_is_predicted_or_flagged_once_in_order(
 
 
 def test_predictions_match_the_contract_decode_and_the_model(
-    session: ModelSession, folder: Path
+    session: ModelRunner, folder: Path
 ) -> None:
     batches = run_all(session, items_of(folder), batch_size=8, workers=2)
     keys = [key for batch in batches for key in batch.keys]
@@ -94,7 +94,7 @@ def test_predictions_match_the_contract_decode_and_the_model(
     np.testing.assert_allclose(embedding, expected_embedding, rtol=1e-4, atol=1e-5)
 
 
-def test_top_k_is_sorted_and_capped_by_the_class_count(session: ModelSession, folder: Path) -> None:
+def test_top_k_is_sorted_and_capped_by_the_class_count(session: ModelRunner, folder: Path) -> None:
     classes = len(session.model.classes)
     for batch in run_all(session, items_of(folder), batch_size=8, workers=0, top_k=99):
         assert batch.top_k_index.shape == (len(batch.keys), classes)
@@ -103,7 +103,7 @@ def test_top_k_is_sorted_and_capped_by_the_class_count(session: ModelSession, fo
         np.testing.assert_array_equal(batch.top_k_prob[:, 0], batch.confidence)
 
 
-def test_in_process_and_worker_processes_agree(session: ModelSession, folder: Path) -> None:
+def test_in_process_and_worker_processes_agree(session: ModelRunner, folder: Path) -> None:
     def flat(batches: list[PredictionBatch[str]]) -> tuple[list[str], np.ndarray, list[str]]:
         keys = [key for batch in batches for key in batch.keys]
         probs = np.concatenate([batch.top_k_prob for batch in batches])
@@ -116,7 +116,7 @@ def test_in_process_and_worker_processes_agree(session: ModelSession, folder: Pa
     np.testing.assert_allclose(inline[1], pooled[1], rtol=1e-6)
 
 
-def test_progress_counts_up_to_the_total(session: ModelSession, folder: Path) -> None:
+def test_progress_counts_up_to_the_total(session: ModelRunner, folder: Path) -> None:
     items = items_of(folder)
     batches = run_all(session, items, batch_size=4, workers=2)
     done = [batch.done for batch in batches]
@@ -126,7 +126,7 @@ def test_progress_counts_up_to_the_total(session: ModelSession, folder: Path) ->
     assert all(len(batch.keys) <= 4 for batch in batches)
 
 
-def test_unsized_input_is_read_lazily(session: ModelSession, folder: Path) -> None:
+def test_unsized_input_is_read_lazily(session: ModelRunner, folder: Path) -> None:
     """However long the input, only a bounded number of images is in flight."""
     path = folder / "img00.png"
     pulled = 0
@@ -147,7 +147,7 @@ def test_unsized_input_is_read_lazily(session: ModelSession, folder: Path) -> No
     assert no_children_left()
 
 
-def test_cancel_stops_early_and_leaves_no_processes(session: ModelSession, folder: Path) -> None:
+def test_cancel_stops_early_and_leaves_no_processes(session: ModelRunner, folder: Path) -> None:
     items = items_of(folder) * 20
     cancel = threading.Event()
     seen = 0
@@ -160,14 +160,14 @@ def test_cancel_stops_early_and_leaves_no_processes(session: ModelSession, folde
     assert no_children_left()
 
 
-def test_a_cancel_before_starting_does_nothing(session: ModelSession, folder: Path) -> None:
+def test_a_cancel_before_starting_does_nothing(session: ModelRunner, folder: Path) -> None:
     cancel = threading.Event()
     cancel.set()
     assert list(classify_images(session, items_of(folder), None, cancel)) == []
     assert no_children_left()
 
 
-def test_only_unreadable_files_and_no_files(session: ModelSession, tmp_path: Path) -> None:
+def test_only_unreadable_files_and_no_files(session: ModelRunner, tmp_path: Path) -> None:
     for name, (data, _) in BROKEN.items():
         (tmp_path / name).write_bytes(data)
     batches = run_all(session, items_of(tmp_path), workers=0)
@@ -178,7 +178,7 @@ def test_only_unreadable_files_and_no_files(session: ModelSession, tmp_path: Pat
 
 
 def test_the_bad_image_corpus_is_flagged_and_left_untouched(
-    session: ModelSession, tmp_path: Path
+    session: ModelRunner, tmp_path: Path
 ) -> None:
     cases = make_bad_corpus(tmp_path / "corpus") + good_controls(tmp_path / "corpus" / "ok")
     cases = [case for case in cases if case.skip is None]
@@ -211,7 +211,7 @@ def test_small_jobs_start_no_processes() -> None:
     assert worker_count(ClassifyOptions(workers=2), total=None) == 2
 
 
-def test_the_default_batch_suits_the_device(session: ModelSession, folder: Path) -> None:
+def test_the_default_batch_suits_the_device(session: ModelRunner, folder: Path) -> None:
     """On CPU, batches of 8 (as fast per image as 32, a quarter of ONNX Runtime's arena)."""
     assert session.report.name == "CPU"
     batches = run_all(session, items_of(folder), workers=0)

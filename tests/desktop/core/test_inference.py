@@ -19,7 +19,7 @@ from desktop.core.inference import (
     CPU,
     GPU,
     InferenceError,
-    ModelSession,
+    ModelRunner,
     ProviderReport,
     cuda_unavailable_reason,
     open_session,
@@ -47,7 +47,7 @@ def pixels(model: ModelFile, tmp_path_factory: pytest.TempPathFactory) -> np.nda
     return np.stack(arrays)
 
 
-def really_runs(session: ModelSession) -> str:
+def really_runs(session: ModelRunner) -> str:
     return GPU if session.session.get_providers()[0] == "CUDAExecutionProvider" else CPU
 
 

@@ -7,6 +7,7 @@ and churn, evaluation, label-next and calibration must read the same store.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,17 @@ import pytest
 
 from desktop.core.churn import churn_between
 from desktop.core.classify import ClassifyOptions, classify_images
-from desktop.core.evaluation import evaluate_version, read_report
+from desktop.core.evaluation import evaluate_version, read_report, score_version
 from desktop.core.inference import open_session
 from desktop.core.model_file import check_model_file
+from desktop.core.prediction_cache import PredictionCache
 from desktop.core.quick_retrain import quick_retrain_version
 from desktop.core.records import PredictionRow
 from desktop.core.review import review_project
 from desktop.core.store import Project
 from desktop.core.uncertainty import calibrate_version, label_next_in_project
 from desktop.core.version_data import label_names, split_image_ids
+from desktop.core.version_review import gather_review
 from trainer.contract import decode_for_model
 
 PLANTED = 3
@@ -158,3 +161,77 @@ def test_quick_retrain_scores_itself_on_the_locked_test_images_only(loop, tmp_pa
     assert set(split_image_ids(project, version.model_id, "test")) == test_ids
     assert metrics["temperature"] > 0 and "calibrated on" in metrics["recipe"]
     assert evaluate_version(project, version.model_id, scored).accuracy == metrics["accuracy"]
+
+
+FULL_READ = re.compile(r"class_index, confidence, topk, embedding FROM predictions WHERE model_id")
+
+
+def full_prediction_reads(project: Project) -> list[str]:
+    """Every statement from now on that reads a version's predictions with their embeddings,
+    as SQLite runs them (the store's own connection, not a mock)."""
+    seen: list[str] = []
+    project._conn.set_trace_callback(
+        lambda sql: seen.append(sql) if FULL_READ.search(sql) and "image_id =" not in sql else None
+    )
+    return seen
+
+
+@pytest.fixture
+def two_versions(loop, tiny_model_path: Path):
+    """The loop's project with a second version (same model and run folder), so churn runs."""
+    project, old_id, _ = loop
+    new_id = project.add_model(tiny_model_path, check_model_file(tiny_model_path).info)
+    project.set_predictions(new_id, project.predictions(old_id).values())
+    return project, old_id, new_id
+
+
+def test_one_read_of_the_predictions_serves_scores_review_and_churn(two_versions) -> None:
+    project, old_id, new_id = two_versions
+    uncached_reads = full_prediction_reads(project)
+    expected_review = gather_review(project, new_id)
+    expected_score = score_version(project, new_id)
+    assert len(uncached_reads) > 3  # what the app did after each training before the cache
+
+    cache = PredictionCache()
+    reads = full_prediction_reads(project)
+    score = score_version(project, new_id, cache)
+    review = gather_review(project, new_id, cache)
+
+    assert len(reads) == 1
+    assert review == expected_review and review.churn is not None and review.suspects
+    assert review.churn.compared == len(project.predicted_classes(old_id))
+    assert score.scope == expected_score.scope
+    assert score.evaluation.accuracy == expected_score.evaluation.accuracy
+    assert score.evaluation.cells == expected_score.evaluation.cells
+    gather_review(project, new_id, cache)
+    assert len(reads) == 1  # nothing changed: asked again, read again never
+
+
+def test_a_label_change_makes_the_cache_read_again(two_versions) -> None:
+    project, _, new_id = two_versions
+    cache = PredictionCache()
+    first = gather_review(project, new_id, cache)
+    suspect = first.suspects[0]
+    relabelled = project.class_by_name(suspect.looks_like)
+    reads = full_prediction_reads(project)
+
+    project.set_labels([suspect.image_id], relabelled.id)
+    after = gather_review(project, new_id, cache)
+
+    assert len(reads) == 1
+    assert after == gather_review(project, new_id)  # the same as reading everything afresh
+    assert suspect.image_id not in {s.image_id for s in after.suspects}
+
+
+def test_another_process_writing_changes_the_data_generation(loop) -> None:
+    """A read-only window's cache must also notice what the writing window changed."""
+    project, _, _ = loop
+    reader = Project.open(project.path, read_only=True)
+    try:
+        before = reader.data_generation()
+        assert reader.data_generation() == before
+        image_id = project.image_rows()[0].id
+        project.set_labels([image_id], None)
+        assert reader.data_generation() != before
+    finally:
+        reader.close()

@@ -12,8 +12,8 @@ from PySide6.QtGui import QImage
 
 from desktop.core.class_activation import NO_HEAT_MAP
 from desktop.core.review import Suspect
+from desktop.core.version_review import ReviewData
 from desktop.ui.heat_map_overlay import ENABLED_KEY, OPACITY_KEY
-from desktop.ui.review_panel import ReviewData
 from tests.desktop.core.head_models import build_head_model
 
 pytestmark = pytest.mark.slow  # needs the trained tiny model

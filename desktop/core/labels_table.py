@@ -1,4 +1,4 @@
-"""What the undoable actions do to classes and labels, written through a history.ChangeSet.
+"""The classes and labels tables: what the undoable label actions do, through a history.ChangeSet.
 
 Every function validates first and raises InvalidAction before writing anything, so a refused
 request changes nothing; the caller's transaction makes the accepted ones all-or-nothing.
