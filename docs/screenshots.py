@@ -111,7 +111,7 @@ def main() -> int:
         dock.show()
     window.loop.evaluate()
     wait(app, lambda: idle(window), 300, "evaluation")
-    window.loop.docks["Evaluation"].raise_()
+    window.loop_docks["Evaluation"].raise_()
 
     if args.second:
         second_training(app, window, args.out)

@@ -153,6 +153,7 @@ class TileDelegate(QStyledItemDelegate):
     ) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # lost on a cached pixmap
         rect = option.rect
         if selected:
             painter.fillRect(rect, option.palette.color(QPalette.ColorRole.Highlight).lighter(160))
