@@ -310,10 +310,15 @@ class Project:
     def add_model(
         self, path: PathLike, info: object, metrics: dict | None = None, n_labels: int = 0
     ) -> int:
-        """Register a model file (ModelInfo or a dict with ``classes``) and make it current."""
+        """Register a model file (ModelInfo or a dict with ``classes``) and make it current.
+
+        Its run folder's split.csv, if any, locks the images to their splits (splits_lock.py).
+        """
         info_dict = predictions_table.checked_info(info)
         with self._writing() as conn:
-            return predictions_table.add_model(conn, path, info_dict, metrics, n_labels)
+            model_id = predictions_table.add_model(conn, path, info_dict, metrics, n_labels)
+            splits_lock.lock_run_split(conn, path)
+            return model_id
 
     def models(self) -> list[ModelRecord]:
         """Registered models, oldest first."""
