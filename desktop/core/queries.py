@@ -92,8 +92,9 @@ def training_rows(
     The group is the image's duplicate group key (its content key, or the smallest one of a
     group merged with ``extra`` near-duplicate groups, so near copies share a split too; empty
     when not keyed yet, and then the trainer hashes the file to the same key). Copies marked
-    "duplicate" are left out: the one kept stands for them. The locked split is empty unless an
-    old version fixed it.
+    "duplicate" are left out: the one kept stands for them. The locked split is the one a trained
+    version put the image in (empty if none); a near group never merges images of two locked
+    splits (``parted_by_lock``).
     """
     rows = conn.execute(
         "SELECT i.id, i.path, c.name, coalesce(i.content_key, ''), "
@@ -104,7 +105,8 @@ def training_rows(
         "ORDER BY i.id"
     ).fetchall()
     rows = rows_with_path(rows)
-    extra = [list(group) for group in extra]
+    locks = {image_id: split for image_id, _, _, _, split in rows if split}
+    extra = [part for group in extra for part in parted_by_lock(group, locks)]
     merged = {}
     if extra:
         keys = {image_id: key for image_id, _, _, key, _ in rows if key}
@@ -113,6 +115,34 @@ def training_rows(
         (path, label, merged.get(image_id, key), split)
         for image_id, path, label, key, split in rows
     ]
+
+
+SPLIT_PRIORITY = ("test", "val", "train")
+"""Where a newcomer goes when its near copies sit in several locked splits: the most held-out."""
+
+
+def parted_by_lock(group: Sequence[int], locks: dict[int, str]) -> list[list[int]]:
+    """A near-duplicate group cut where its members are locked to different splits.
+
+    Near groups come from the model in use, so each new version finds new ones; merging images a
+    trained version put in different splits would move some of them (the trainer's "test wins"),
+    and the next version would be scored on other test images. Locked images therefore stay in
+    their split, one part per split; unlocked members join the most held-out part, so a new near
+    copy of a test image is tested, never trained on.
+    """
+    parts: dict[str, list[int]] = {}
+    free = []
+    for image_id in group:
+        split = locks.get(image_id)
+        if split is None:
+            free.append(image_id)
+        else:
+            parts.setdefault(split, []).append(image_id)
+    if not parts:
+        return [list(group)]
+    held_out = min(parts, key=lambda s: SPLIT_PRIORITY.index(s) if s in SPLIT_PRIORITY else 3)
+    parts[held_out] += free
+    return list(parts.values())
 
 
 def _counts(conn: sqlite3.Connection, model_id: int | None) -> Counts:
