@@ -143,22 +143,25 @@ def plant_embeddings(project: Project, near: dict[int, int], dim: int = 64) -> N
     )
 
 
-def test_near_copies_share_a_group_in_the_manifest_and_never_cross_splits(tmp_path: Path) -> None:
-    """Resized copies (other bytes, other content key) of 30 images: without the near groups
-    the path-free content split puts many pairs in different splits; with them, none."""
-    root = tmp_path / "shapes"
+def labelled_shapes_with_big_copies(project: Project, root: Path) -> dict[int, int]:
+    """60 labelled shapes, every other one with a copy at twice the size (other bytes, other
+    content key): the 30 (original id, copy id) pairs."""
     write_dataset(root, per_class=20, side=SIZE)
     originals = sorted(root.glob("*/*.*"))[::2]
     for path in originals:
         with Image.open(path) as image:
             image.resize((SIZE * 2, SIZE * 2)).save(path.with_name("big-" + path.stem + ".png"))
+    add_and_check(project, root)
+    import_class_folders(project, root)
+    by_path = project.image_ids_by_path([str(p) for p in sorted(root.glob("*/*.*"))])
+    return {by_path[str(p)]: by_path[str(p.with_name("big-" + p.stem + ".png"))] for p in originals}
+
+
+def test_near_copies_share_a_group_in_the_manifest_and_never_cross_splits(tmp_path: Path) -> None:
+    """Resized copies (other bytes, other content key) of 30 images: without the near groups
+    the path-free content split puts many pairs in different splits; with them, none."""
     with Project.open(tmp_path / "p.pigeonhole") as project:
-        add_and_check(project, root)
-        import_class_folders(project, root)
-        by_path = project.image_ids_by_path([str(p) for p in sorted(root.glob("*/*.*"))])
-        pairs = {
-            by_path[str(p)]: by_path[str(p.with_name("big-" + p.stem + ".png"))] for p in originals
-        }
+        pairs = labelled_shapes_with_big_copies(project, tmp_path / "shapes")
         exact_only = splits_by_image(project, tmp_path / "before.csv")
         plant_embeddings(project, pairs)
         manifest = tmp_path / "run.csv"
@@ -190,19 +193,8 @@ def test_the_next_version_keeps_the_images_in_the_splits_of_the_last(tmp_path: P
     """A new model's embeddings make new near-duplicate groups; without the lock taken at
     registration (and near groups parted by it) the next training would move images between
     train and test, and score the new version on other test images."""
-    root = tmp_path / "shapes"
-    write_dataset(root, per_class=20, side=SIZE)
-    originals = sorted(root.glob("*/*.*"))[::2]
-    for path in originals:
-        with Image.open(path) as image:
-            image.resize((SIZE * 2, SIZE * 2)).save(path.with_name("big-" + path.stem + ".png"))
     with Project.open(tmp_path / "p.pigeonhole") as project:
-        add_and_check(project, root)
-        import_class_folders(project, root)
-        by_path = project.image_ids_by_path([str(p) for p in sorted(root.glob("*/*.*"))])
-        pairs = {
-            by_path[str(p)]: by_path[str(p.with_name("big-" + p.stem + ".png"))] for p in originals
-        }
+        pairs = labelled_shapes_with_big_copies(project, tmp_path / "shapes")
         first = splits_by_image(project, tmp_path / "run1.csv")
         register_trained_version(project, tmp_path / "run1", first)
         plant_embeddings(project, pairs)  # the new version's embeddings join the pairs
