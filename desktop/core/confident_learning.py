@@ -175,8 +175,8 @@ def prune_by_self_confidence(
 CALIBRATED_SHARE = 1 / 3
 """How far N moves from the uncalibrated count toward the calibrated one; chosen on the tuning
 images of ``benchmarks/label_errors.py`` (10 % uniform noise, 3 seeds, both embeddings): 0 left
-recall at 0.949, 1/2 left precision 0.008 above the 0.55 floor, 1/3 gave precision 0.579-0.585
-at recall 0.959-0.960."""
+recall at 0.949; 1/2 left precision at 0.553-0.562, just over the 0.55 floor; 1/3 gave precision
+0.579-0.585 at recall 0.959-0.960."""
 
 
 def self_confidence_count(
