@@ -139,7 +139,7 @@ class Loop(QObject):
 
     def shutdown(self) -> None:
         """Kill a running trainer (its run is not registered); safe to call twice."""
-        self.dialog.cancel_training()
+        self.dialog.shutdown()
 
     # --- paths ---------------------------------------------------------------------------------
     def runs_folder(self) -> Path:

@@ -10,11 +10,12 @@ a model file is registered. Cancel kills the child and removes its half-written 
 from __future__ import annotations
 
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import ProjectError
 from desktop.core.store import Project
 from desktop.core.training_run import (
+    PreparedRun,
     TrainerEvent,
     TrainingRun,
     TrainingRunError,
@@ -42,6 +44,7 @@ from desktop.core.training_run import (
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
 from desktop.ui.plain_text import plain
 from desktop.ui.trainer_process import TrainerProcess
+from desktop.ui.workers import Worker
 from trainer.options import (  # stdlib-only: no TensorFlow
     AUGMENT_CHOICES,
     BACKBONE_CHOICES,
@@ -95,6 +98,8 @@ class TrainingDialog(QDialog):
         self._runs_folder = runs_folder
         self._settings = settings
         self.process: TrainerProcess | None = None
+        self._preparing: Worker | None = None
+        self._stop_preparing = threading.Event()
         self.run: TrainingRun | None = None
         self._target: Project | None = None
         """The project the running trainer's version goes to, even if another is opened."""
@@ -230,10 +235,18 @@ class TrainingDialog(QDialog):
 
     # --- running -------------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self.process is not None and self.process.is_running()
+        """A run is being prepared (its manifest written) or its trainer is working."""
+        return self._preparing is not None or (
+            self.process is not None and self.process.is_running()
+        )
 
     def start_training(self) -> bool:
-        """Write the manifest and start the trainer; False (with ``failed``) when it cannot."""
+        """Start a run: False (with ``failed``) when it cannot start at all.
+
+        The manifest is written on a worker thread: at 100,000 images its near-duplicate groups
+        take many seconds, and the window must not freeze. The trainer starts when it is written;
+        a failure there comes as ``failed``, Cancel meanwhile as ``ended`` with nothing started.
+        """
         if self.is_running():
             return self._refuse("A training run is already going; wait for it or cancel it.")
         try:
@@ -242,26 +255,53 @@ class TrainingDialog(QDialog):
             return self._refuse(str(exc))
         if project.read_only:
             return self._refuse("This project is open read-only, so no model can be added.")
-        options = self.options()
-        try:
-            prepared = prepare_run(project, options, self._runs_folder())
-        except TrainingRunError as exc:
-            return self._refuse(f"Cannot train yet: {exc}.")
-        except (OSError, ProjectError) as exc:
-            return self._refuse(f"Cannot prepare the training run: {exc}")
-        self._save_options(options)
+        if len(project.counts().per_class) < 2:
+            return self._refuse(
+                "Cannot train yet: label images of at least two classes before training."
+            )
+        options, runs_folder = self.options(), self._runs_folder()
         self._target = project
         self.previous_model_id = project.current_model_id()
-        self._n_labels = prepared.n_labels
-        self.run = TrainingRun(prepared.run_dir, options)
-        self.process = TrainerProcess(self.run, prepared.command, self)
+        self.run = None
+        self._stop_preparing = threading.Event()
+        stop = self._stop_preparing
+        self._preparing = Worker(lambda: _prepared(project, options, runs_folder, stop), self)
+        self._preparing.yielded.connect(lambda item: self._on_prepared(item, options))
+        self._preparing.finished.connect(self._on_preparing_ended)
+        self._reset_display("Writing the list of labelled images for the trainer…")
+        self._set_running(True)
+        self._preparing.start()
+        self.progressed.emit("Training: writing the list of labelled images…", 0, 0)
+        return True
+
+    def _on_prepared(self, item: PreparedRun | str, options: TrainSettings) -> None:
+        if isinstance(item, str):
+            self._refuse(item)
+            return
+        if self._stop_preparing.is_set():  # cancelled after the thread had looked
+            shutil.rmtree(item.run_dir, ignore_errors=True)
+            return
+        self._save_options(options)
+        self._n_labels = item.n_labels
+        self.run = TrainingRun(item.run_dir, options)
+        self.process = TrainerProcess(self.run, item.command, self)
         self.process.event.connect(self._on_event)
         self.process.ended.connect(self._on_ended)
         self._reset_display(f"Starting the trainer on {self._n_labels:,} labelled images…")
-        self._set_running(True)
         self.process.start()
         self.progressed.emit("Training: starting the trainer…", 0, 0)
-        return True
+
+    def _on_preparing_ended(self) -> None:
+        """The manifest is written (or not): unless a trainer now runs, the run has ended."""
+        worker, self._preparing = self._preparing, None
+        if worker is not None:
+            worker.deleteLater()
+        if self.process is not None and self.process.is_running():
+            return
+        self._set_running(False)
+        if self._stop_preparing.is_set():
+            self.stage_label.setText("Cancelled: no new version was added.")
+        self.ended.emit()
 
     def showEvent(self, event) -> None:
         """Opened again after a run: say what happens next, not what the last run said."""
@@ -271,9 +311,20 @@ class TrainingDialog(QDialog):
 
     def cancel_training(self) -> None:
         """Stop the child; nothing it wrote is registered, and its run folder is removed."""
-        if self.process is not None and self.is_running():
+        if self._preparing is not None:
+            self.stage_label.setText("Cancelling…")
+            self._stop_preparing.set()
+        elif self.process is not None and self.is_running():
             self.stage_label.setText("Cancelling…")
             self.process.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel, and wait for a manifest being written (its thread must end before the app)."""
+        self.cancel_training()
+        worker = self._preparing
+        if worker is not None:
+            worker.wait()
+            QCoreApplication.sendPostedEvents(worker)  # its result and its end, before the app's
 
     def _refuse(self, message: str) -> bool:
         self.stage_label.setText(message)
@@ -382,6 +433,27 @@ class TrainingDialog(QDialog):
 
 
 READY = "Ready: the labelled images will be the training data."
+
+
+def _prepared(
+    project: Project, options: TrainSettings, runs_folder: Path, stop: threading.Event
+) -> Iterator[PreparedRun | str]:
+    """The run folder and manifest (on a worker thread), or the message that says why not.
+
+    Cancelled while writing: the folder is removed and nothing is yielded.
+    """
+    try:
+        prepared = prepare_run(project, options, runs_folder)
+    except TrainingRunError as exc:
+        yield f"Cannot train yet: {exc}."
+        return
+    except (OSError, ProjectError) as exc:
+        yield f"Cannot prepare the training run: {exc}"
+        return
+    if stop.is_set():
+        shutil.rmtree(prepared.run_dir, ignore_errors=True)
+        return
+    yield prepared
 
 
 def format_duration(seconds: float) -> str:

@@ -43,6 +43,10 @@ def run_folders(tmp_path: Path) -> list[Path]:
     return sorted(p for p in (tmp_path / "runs").rglob("*") if p.is_dir())
 
 
+def run_files(tmp_path: Path) -> list[Path]:
+    return sorted(p for p in (tmp_path / "runs").rglob("*") if p.is_file())
+
+
 def label_folders(window, root: Path, wait_idle) -> None:
     """Add ``root`` and label each image with its folder's name, through the session."""
     window.answers = [False]  # do not import folder names: label through the session below
@@ -133,6 +137,7 @@ def test_cancel_kills_the_trainer_and_adds_no_version(qtbot, window, loop, tmp_p
     dialog = loop.dialog
     assert dialog.start_training()
     assert not dialog.train_button.isEnabled() and dialog.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.run is not None, timeout=60_000)  # the manifest is written
     run_dir = dialog.run.run_dir
     qtbot.waitUntil(lambda: dialog.run.stage != "", timeout=60_000)  # the child is working
     assert not dialog.start_training()  # one run at a time
@@ -162,9 +167,36 @@ def test_closing_the_window_stops_a_running_trainer(qtbot, window, loop, tmp_pat
     write_dataset(tmp_path / "shapes", per_class=6, side=24)
     label_folders(window, tmp_path / "shapes", wait_idle)
     assert loop.dialog.start_training()
+    qtbot.waitUntil(lambda: loop.dialog.process is not None, timeout=60_000)
     window.close()
     assert not loop.dialog.is_running()
     assert loop.dialog.run.status == "cancelled"
+
+
+def test_cancel_while_the_manifest_is_written_starts_nothing(
+    qtbot, window, loop, tmp_path, wait_idle
+) -> None:
+    write_dataset(tmp_path / "shapes", per_class=6, side=24)
+    label_folders(window, tmp_path / "shapes", wait_idle)
+    dialog = loop.dialog
+    assert dialog.start_training()
+    assert dialog.is_running() and dialog.process is None  # still writing the list
+    with qtbot.waitSignal(dialog.ended, timeout=60_000):
+        dialog.cancel_training()
+    assert not dialog.is_running() and dialog.process is None and dialog.run is None
+    assert dialog.stage_label.text() == "Cancelled: no new version was added."
+    assert dialog.train_button.isEnabled()
+    assert run_files(tmp_path) == []  # the half-made run folder is removed
+    assert models_in(window) == 0 and window.errors == []
+
+
+def test_closing_the_window_while_the_manifest_is_written(window, loop, tmp_path, wait_idle):
+    write_dataset(tmp_path / "shapes", per_class=6, side=24)
+    label_folders(window, tmp_path / "shapes", wait_idle)
+    assert loop.dialog.start_training()
+    window.close()  # waits for the writing thread, then starts nothing
+    assert not loop.dialog.is_running() and loop.dialog.process is None
+    assert run_files(tmp_path) == []
 
 
 def test_duration_and_curves_helpers(qtbot, tmp_path) -> None:
