@@ -262,7 +262,7 @@ class TrainingDialog(QDialog):
         options, runs_folder = self.options(), self._runs_folder()
         self._target = project
         self.previous_model_id = project.current_model_id()
-        self.run = None
+        self.run, self.process = None, None
         self._stop_preparing = threading.Event()
         stop = self._stop_preparing
         self._preparing = Worker(lambda: _prepared(project, options, runs_folder, stop), self)
@@ -292,11 +292,11 @@ class TrainingDialog(QDialog):
         self.progressed.emit("Training: starting the trainer…", 0, 0)
 
     def _on_preparing_ended(self) -> None:
-        """The manifest is written (or not): unless a trainer now runs, the run has ended."""
+        """The manifest is written (or not): unless a trainer was started, the run has ended."""
         worker, self._preparing = self._preparing, None
         if worker is not None:
             worker.deleteLater()
-        if self.process is not None and self.process.is_running():
+        if self.process is not None:  # its own ``ended`` ends the run
             return
         self._set_running(False)
         if self._stop_preparing.is_set():

@@ -453,7 +453,8 @@ def test_cancel_in_the_status_bar_stops_the_trainer(trained: Trained, opened, qt
     project = window.session.project
     start_training_behind_a_closed_dialog(window, loop)
     status = loop.training_status
-    assert status.isVisible() and status.cancel_button.isEnabled()
+    assert status.isVisible() and status.cancel_button.isEnabled()  # while the list is written
+    wait_until(qtbot, lambda: loop.dialog.process is not None, 60)  # the trainer has started
     qtbot.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: not loop.dialog.is_running(), 60)
     assert loop.dialog.run.status == "cancelled"
