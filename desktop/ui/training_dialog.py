@@ -311,12 +311,12 @@ class TrainingDialog(QDialog):
 
     def cancel_training(self) -> None:
         """Stop the child; nothing it wrote is registered, and its run folder is removed."""
-        if self._preparing is not None:
-            self.stage_label.setText("Cancelling…")
-            self._stop_preparing.set()
-        elif self.process is not None and self.is_running():
+        if self.process is not None and self.process.is_running():
             self.stage_label.setText("Cancelling…")
             self.process.cancel()
+        elif self._preparing is not None:  # the trainer is not started yet: it never will be
+            self.stage_label.setText("Cancelling…")
+            self._stop_preparing.set()
 
     def shutdown(self) -> None:
         """Cancel, and wait for a manifest being written (its thread must end before the app)."""
