@@ -105,9 +105,7 @@ def prepare_run(
     hash of the group, so every round puts each image, and every copy of it, in the same split
     wherever the files are, and all versions share one test set.
     """
-    classes = {label for _, label in project.labelled_images()}
-    if len(classes) < 2:
-        raise TrainingRunError("label images of at least two classes before training")
+    require_classes(len({label for _, label in project.labelled_images()}))
     run_dir = new_run_dir(runs_folder or default_runs_folder())
     manifest = run_dir / MANIFEST_FILE
     try:
@@ -115,6 +113,12 @@ def prepare_run(
     except ExportError as exc:
         raise TrainingRunError(str(exc)) from exc
     return PreparedRun(run_dir, manifest, trainer_command(manifest, run_dir, settings), n_labels)
+
+
+def require_classes(count: int) -> None:
+    """TrainingRunError unless ``count`` classes have labelled images: a model needs two."""
+    if count < 2:
+        raise TrainingRunError("label images of at least two classes before training")
 
 
 def trainer_command(

@@ -40,6 +40,7 @@ from desktop.core.training_run import (
     TrainSettings,
     prepare_run,
     register_run,
+    require_classes,
 )
 from desktop.ui.curves import ACCURACY_KEYS, LOSS_KEYS, CurvesWidget
 from desktop.ui.plain_text import plain
@@ -255,10 +256,10 @@ class TrainingDialog(QDialog):
             return self._refuse(str(exc))
         if project.read_only:
             return self._refuse("This project is open read-only, so no model can be added.")
-        if len(project.counts().per_class) < 2:
-            return self._refuse(
-                "Cannot train yet: label images of at least two classes before training."
-            )
+        try:  # at once, from the label counts; the manifest's readable images are checked again
+            require_classes(len(project.counts().per_class))
+        except TrainingRunError as exc:
+            return self._refuse(cannot_train(exc))
         options, runs_folder = self.options(), self._runs_folder()
         self._target = project
         self.previous_model_id = project.current_model_id()
@@ -435,6 +436,10 @@ class TrainingDialog(QDialog):
 READY = "Ready: the labelled images will be the training data."
 
 
+def cannot_train(reason: TrainingRunError) -> str:
+    return f"Cannot train yet: {reason}."
+
+
 def _prepared(
     project: Project, options: TrainSettings, runs_folder: Path, stop: threading.Event
 ) -> Iterator[PreparedRun | str]:
@@ -445,7 +450,7 @@ def _prepared(
     try:
         prepared = prepare_run(project, options, runs_folder)
     except TrainingRunError as exc:
-        yield f"Cannot train yet: {exc}."
+        yield cannot_train(exc)
         return
     except (OSError, ProjectError) as exc:
         yield f"Cannot prepare the training run: {exc}"
