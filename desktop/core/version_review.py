@@ -62,7 +62,7 @@ def gather_review(
     uncertain, uncertain_note = _uncertain(project, model_id, cache)
     churn, churn_note = _churn(project, model_id, cache)
     wanted = {s.image_id for s in suspects} | set(label_next) | set(uncertain)
-    names = {row.id: shown(Path(row.path).name) for row in project.image_rows() if row.id in wanted}
+    names = {row.id: shown(Path(row.path).name) for row in project.image_rows(ids=wanted)}
     return ReviewData(
         model_id, suspects, suspects_note,
         noise_note=result.noise_summary() if result else "",
